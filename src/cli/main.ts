@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+
+import { PankNetError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { COMMANDS } from './commands/index.js';
+
+/** Exit code for bad input or a request that cannot be met (see the cases contract). */
+export const EXIT_BAD_INPUT = 2;
+
+function reportAndExit(error: unknown): never {
+  if (error instanceof PankNetError) {
+    process.stderr.write(`panknet: error: ${error.message}\n`);
+    process.exit(EXIT_BAD_INPUT);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `panknet: error: internal error: ${message}. ` +
+      'Please report it; set PANKNET_LOG=debug to print the stack trace.\n',
+  );
+  if (error instanceof Error && error.stack) log.debug(error.stack);
+  process.exit(1);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('panknet')
+    .description('PankNet pancreas segmentation: volume tools, training, inference, evaluation')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) process.exit(0);
+      process.exit(EXIT_BAD_INPUT);
+    }
+    reportAndExit(error);
+  }
+}
+
+void main(process.argv);
