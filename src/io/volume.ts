@@ -50,6 +50,14 @@ export interface VolumeMeta {
   modality?: string;
   /** Where the affine came from: `sform`, `qform`, `pixdim` or `dicom`. */
   affineFrom?: 'sform' | 'qform' | 'pixdim' | 'dicom' | 'computed';
+  /** Array dimensions as stored on disk, including t (and more) for 4D+ NIfTI files. */
+  shapeOnDisk?: number[];
+  /** NIfTI `qform_code` of the source file (0 = unknown), when read from NIfTI. */
+  qformCode?: number;
+  /** NIfTI `sform_code` of the source file (0 = unknown), when read from NIfTI. */
+  sformCode?: number;
+  /** The 0-based time point read from a 4D file, when there was a choice. */
+  frame?: number;
   /** Things a user should know about how the file was read (one sentence each). */
   warnings?: string[];
 }

@@ -1,0 +1,408 @@
+/**
+ * `npm run bench`: PankNet engines side by side with PyTorch CPU (Debian python3-torch through
+ * /usr/bin/python3), same graph, weights and input, in the same run. Not part of `npm test`.
+ *
+ * Sections (`--sections forward,predict,grow`, default all):
+ * - forward: one full-width forward pass on a 48 x 128 x 128 patch: PyTorch, onnxruntime-node,
+ *   tfjs wasm (one run: it is slow); ms, ratio to PyTorch, peak RSS, max difference to PyTorch.
+ * - predict: `predictVolume` on the example CT resampled to `--spacing` mm (default 1) with a
+ *   network of width `--width` (default 0.25) for the onnx and tfjs engines, and the same
+ *   windows, overlap and blending in PyTorch (scripts/bench-sliding-window.py).
+ * - grow: the same at `--grow-spacing` mm (default 0.8, about twice the voxels).
+ * Every engine runs in its own child process, so each peak RSS is that engine's alone.
+ *
+ * Usage: npm run bench [-- --quick] [-- --sections forward --repeats 3 --width 0.25]
+ */
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+import type { SegmentationEngine } from '../src/infer/engine.js';
+import { loadModel } from '../src/infer/load-model.js';
+import { predictVolume } from '../src/infer/predict-volume.js';
+import { readVolume } from '../src/io/read-volume.js';
+import { buildPankNetGraph, type PankNetGraph } from '../src/model/architecture.js';
+import { saveCheckpoint } from '../src/model/checkpoint.js';
+import type { StateDict } from '../src/model/state-dict.js';
+import {
+  prepareForNetwork,
+  type PreprocessingSpec,
+} from '../src/preprocess/prepare-for-network.js';
+import { PROJECT_ROOT } from '../test/helpers/data.js';
+import {
+  TORCH_PYTHON,
+  maxAbsDiff,
+  runTorchReference,
+  seededInput,
+  seededStateDict,
+} from '../test/onnx/torch-reference.js';
+
+const EXAMPLE_CT = join(PROJECT_ROOT, 'examples', 'ct-abdomen-3mm.nii.gz');
+const SLIDING_SCRIPT = join(PROJECT_ROOT, 'scripts', 'bench-sliding-window.py');
+const SELF = fileURLToPath(import.meta.url);
+
+/** Work for one child process. */
+type ChildJob =
+  | { kind: 'prepare'; modelDir: string; threads: number }
+  | {
+      kind: 'forward';
+      engine: 'onnx' | 'tfjs';
+      modelDir: string;
+      inputFile: string;
+      outputFile: string;
+      repeats: number;
+      threads: number;
+    }
+  | {
+      kind: 'predict';
+      engine: 'onnx' | 'tfjs';
+      modelDir: string;
+      spacingMm: number;
+      overlap: number;
+      threads: number;
+    };
+
+/** What a child reports. */
+interface ChildResult {
+  engineName: string;
+  /** Forward: best ms; predict: seconds of the windows stage. */
+  ms: number;
+  totalMs?: number;
+  windows?: number;
+  networkShape?: [number, number, number];
+  pancreasMean?: number;
+  maxRssMb: number;
+}
+
+/** One row of the printed table. */
+export interface BenchRow {
+  test: string;
+  engine: string;
+  /** Forward: ms per pass; predict: seconds of the sliding window. */
+  time: number;
+  unit: 'ms' | 's';
+  /** PyTorch time over this time (above 1: faster than PyTorch). */
+  speedVsTorch?: number;
+  windowsPerSecond?: number;
+  secondsPerMvox?: number;
+  maxRssMb: number;
+  note: string;
+}
+
+/**
+ * Times `engine.run` on one window: best of `repeats` after one warm-up; `repeats` 0 times the
+ * first run alone (for tfjs on wasm, where one pass takes many seconds).
+ */
+export async function timeEngineForward(
+  engine: SegmentationEngine,
+  window: Float32Array,
+  repeats: number,
+): Promise<{ bestMs: number; fused: Float32Array }> {
+  let start = performance.now();
+  let fused = (await engine.run(window, 1)).fused;
+  let bestMs = repeats === 0 ? performance.now() - start : Infinity;
+  for (let r = 0; r < repeats; r++) {
+    start = performance.now();
+    fused = (await engine.run(window, 1)).fused;
+    bestMs = Math.min(bestMs, performance.now() - start);
+  }
+  return { bestMs, fused };
+}
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function numberFlag(name: string, fallback: number): number {
+  const value = flag(name);
+  return value === undefined ? fallback : Number(value);
+}
+
+function rssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+async function runChild(job: ChildJob): Promise<ChildResult> {
+  if (job.kind === 'prepare') {
+    // Exports and caches the ONNX model beside the checkpoint, outside the timed children.
+    const model = await loadModel(job.modelDir, { engine: 'onnx', threads: job.threads });
+    await model.engine.dispose();
+    return { engineName: model.engine.name, ms: 0, maxRssMb: rssMb() };
+  }
+  const backend = job.engine === 'tfjs' ? 'wasm' : undefined;
+  const model = await loadModel(job.modelDir, {
+    engine: job.engine,
+    backend,
+    threads: job.threads,
+  });
+  const engine = model.engine;
+  if (job.kind === 'forward') {
+    const bytes = readFileSync(job.inputFile);
+    const window = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const timed = await timeEngineForward(engine, window, job.repeats);
+    writeFileSync(job.outputFile, new Uint8Array(timed.fused.buffer));
+    await engine.dispose();
+    return { engineName: engine.name, ms: timed.bestMs, maxRssMb: rssMb() };
+  }
+  const volume = await readVolume(EXAMPLE_CT);
+  const spacingMm: [number, number, number] = [job.spacingMm, job.spacingMm, job.spacingMm];
+  const started = performance.now();
+  const result = await predictVolume(
+    volume,
+    engine,
+    { ...model.preprocessing, spacingMm },
+    { overlap: job.overlap },
+  );
+  const totalMs = performance.now() - started;
+  await engine.dispose();
+  const p = result.probability.data;
+  let sum = 0;
+  for (let i = 0; i < p.length; i++) sum += p[i]!;
+  return {
+    engineName: engine.name,
+    ms: result.timingsMs.windows!,
+    totalMs,
+    windows: result.windows,
+    networkShape: result.networkShape,
+    pancreasMean: sum / p.length,
+    maxRssMb: rssMb(),
+  };
+}
+
+/** Runs one job in a fresh Node process (same loader as this one) and returns its result. */
+function inChild(job: ChildJob): ChildResult {
+  const args = [...process.execArgv, SELF, '--child', JSON.stringify(job)];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (child.status !== 0 || line === undefined) {
+    throw new Error(`bench child ${job.kind} failed (status ${child.status}): ${child.stderr}`);
+  }
+  return JSON.parse(line.slice('RESULT '.length)) as ChildResult;
+}
+
+/** Writes a random-weight checkpoint of the given width; returns its folder. */
+function writeModel(work: string, graph: PankNetGraph, stateDict: StateDict): string {
+  const dir = join(work, `model-w${graph.options.encoderWidth}`);
+  saveCheckpoint(dir, stateDict, {
+    architecture: graph.options,
+    patch: graph.options.patch,
+    targetSpacingMm: [1, 1, 1],
+    orientation: 'RAS',
+    normalisation: { modality: 'ct', windowHu: [-100, 240] },
+    labels: { '0': 'background', '1': 'pancreas' },
+    training: { note: 'random weights for npm run bench' },
+  });
+  return dir;
+}
+
+/** Writes graph.json, weights.json and weights.bin as the PyTorch scripts read them. */
+function writeTorchModel(work: string, graph: PankNetGraph, stateDict: StateDict): void {
+  const { nodes, maps, fused, options } = graph;
+  writeFileSync(join(work, 'graph.json'), JSON.stringify({ nodes, maps, fused, options }));
+  const index: { name: string; shape: number[]; offset: number }[] = [];
+  let offset = 0;
+  for (const spec of graph.parameters) {
+    index.push({ name: spec.name, shape: spec.shape, offset });
+    offset += stateDict.get(spec.name)!.data.length;
+  }
+  const all = new Float32Array(offset);
+  index.forEach((entry) => all.set(stateDict.get(entry.name)!.data, entry.offset));
+  writeFileSync(join(work, 'weights.json'), JSON.stringify(index));
+  writeFileSync(join(work, 'weights.bin'), new Uint8Array(all.buffer));
+}
+
+async function forwardSection(work: string, width: number, repeats: number): Promise<BenchRow[]> {
+  const threads = availableParallelism();
+  const graph = buildPankNetGraph({ encoderWidth: width, decoderWidth: width });
+  const stateDict = seededStateDict(graph, 1);
+  const window = seededInput(graph, 1, 2);
+  const test = `forward ${graph.options.patch.join('x')} w${width}`;
+
+  const torch = runTorchReference(graph, stateDict, window, 1, { repeats: repeats + 1, threads });
+  const torchMs = Math.min(...torch.forwardMs.slice(1));
+  const rows: BenchRow[] = [
+    {
+      test,
+      engine: `pytorch cpu (${torch.threads} threads)`,
+      time: torchMs,
+      unit: 'ms',
+      speedVsTorch: 1,
+      maxRssMb: torch.maxRssKb / 1024,
+      note: `best of ${repeats}`,
+    },
+  ];
+
+  const modelDir = writeModel(work, graph, stateDict);
+  inChild({ kind: 'prepare', modelDir, threads });
+  const inputFile = join(work, 'window.bin');
+  writeFileSync(inputFile, new Uint8Array(window.buffer));
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    const outputFile = join(work, `fused-${engine}.bin`);
+    const engineRepeats = engine === 'tfjs' ? 0 : repeats;
+    const job = { kind: 'forward', engine, modelDir, inputFile, outputFile, threads } as const;
+    const result = inChild({ ...job, repeats: engineRepeats });
+    const bytes = readFileSync(outputFile);
+    const fused = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const diff = maxAbsDiff(fused, torch.fused);
+    rows.push({
+      test,
+      engine: result.engineName,
+      time: result.ms,
+      unit: 'ms',
+      speedVsTorch: torchMs / result.ms,
+      maxRssMb: result.maxRssMb,
+      note: `${engineRepeats === 0 ? 'one cold run' : `best of ${repeats}`}; max diff ${diff.toExponential(1)}`,
+    });
+    process.stderr.write(`  ${test}: ${result.engineName} ${result.ms.toFixed(0)} ms\n`);
+  }
+  return rows;
+}
+
+async function predictSection(
+  work: string,
+  width: number,
+  spacingMm: number,
+  overlap: number,
+): Promise<BenchRow[]> {
+  const threads = availableParallelism();
+  const graph = buildPankNetGraph({ encoderWidth: width, decoderWidth: width });
+  const stateDict = seededStateDict(graph, 1);
+  const modelDir = writeModel(work, graph, stateDict);
+  inChild({ kind: 'prepare', modelDir, threads });
+
+  // PyTorch gets the very image predictVolume feeds the window loop.
+  const volume = await readVolume(EXAMPLE_CT);
+  const spec: PreprocessingSpec = {
+    spacingMm: [spacingMm, spacingMm, spacingMm],
+    modality: 'ct',
+    windowHu: [-100, 240],
+  };
+  const prepared = prepareForNetwork(volume, spec);
+  const torchDir = mkdtempSync(join(work, 'torch-'));
+  writeTorchModel(torchDir, graph, stateDict);
+  writeFileSync(join(torchDir, 'volume.bin'), new Uint8Array(prepared.image.buffer));
+  writeFileSync(join(torchDir, 'volume.json'), JSON.stringify({ shape: prepared.shape }));
+  const mvox = prepared.shape.reduce((a, b) => a * b, 1) / 1e6;
+  const test = `predict ${[...prepared.shape].reverse().join('x')} @${spacingMm} mm w${width}`;
+
+  const args = [SLIDING_SCRIPT, torchDir, '--overlap', String(overlap), '--threads', `${threads}`];
+  const py = spawnSync(TORCH_PYTHON, args, { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`PyTorch sliding window failed: ${py.stderr}`);
+  const torch = JSON.parse(readFileSync(join(torchDir, 'result.json'), 'utf8')) as {
+    seconds: number;
+    windows: number;
+    max_rss_kb: number;
+    threads: number;
+    pancreas_mean: number;
+  };
+  process.stderr.write(`  ${test}: pytorch ${torch.seconds.toFixed(1)} s\n`);
+  const rows: BenchRow[] = [
+    {
+      test,
+      engine: `pytorch cpu (${torch.threads} threads)`,
+      time: torch.seconds,
+      unit: 's',
+      speedVsTorch: 1,
+      windowsPerSecond: torch.windows / torch.seconds,
+      secondsPerMvox: torch.seconds / mvox,
+      maxRssMb: torch.max_rss_kb / 1024,
+      note: `${torch.windows} windows, overlap ${overlap}; window loop only`,
+    },
+  ];
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    const r = inChild({ kind: 'predict', engine, modelDir, spacingMm, overlap, threads });
+    const seconds = r.ms / 1000;
+    rows.push({
+      test,
+      engine: r.engineName,
+      time: seconds,
+      unit: 's',
+      speedVsTorch: torch.seconds / seconds,
+      windowsPerSecond: r.windows! / seconds,
+      secondsPerMvox: seconds / mvox,
+      maxRssMb: r.maxRssMb,
+      note:
+        `${r.windows} windows; whole predictVolume ${(r.totalMs! / 1000).toFixed(1)} s; ` +
+        `mean p ${r.pancreasMean!.toFixed(3)} (torch ${torch.pancreas_mean.toFixed(3)})`,
+    });
+    process.stderr.write(`  ${test}: ${r.engineName} ${seconds.toFixed(1)} s\n`);
+  }
+  return rows;
+}
+
+function printTable(rows: BenchRow[]): void {
+  const header = [
+    'test',
+    'engine',
+    'time',
+    'speed vs PyTorch',
+    'windows/s',
+    's per M voxels',
+    'peak RSS MB',
+    'note',
+  ];
+  process.stdout.write(`\n| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n`);
+  for (const r of rows) {
+    const cells = [
+      r.test,
+      r.engine,
+      r.unit === 'ms' ? `${r.time.toFixed(0)} ms` : `${r.time.toFixed(1)} s`,
+      r.speedVsTorch === undefined ? '-' : `${r.speedVsTorch.toFixed(2)}x`,
+      r.windowsPerSecond === undefined ? '-' : r.windowsPerSecond.toFixed(2),
+      r.secondsPerMvox === undefined ? '-' : r.secondsPerMvox.toFixed(2),
+      r.maxRssMb.toFixed(0),
+      r.note,
+    ];
+    process.stdout.write(`| ${cells.join(' | ')} |\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const childJob = flag('child');
+  if (childJob !== undefined) {
+    const result = await runChild(JSON.parse(childJob) as ChildJob);
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+    return;
+  }
+
+  const quick = process.argv.includes('--quick');
+  const sections = (flag('sections') ?? 'forward,predict,grow').split(',');
+  const repeats = numberFlag('repeats', quick ? 1 : 3);
+  const forwardWidth = numberFlag('forward-width', quick ? 0.25 : 1);
+  const width = numberFlag('width', quick ? 0.125 : 0.25);
+  const spacing = numberFlag('spacing', quick ? 2 : 1);
+  const growSpacing = numberFlag('grow-spacing', quick ? 1.6 : 0.8);
+  const overlap = numberFlag('overlap', 0.5);
+  const load = loadavg().map((l) => l.toFixed(2));
+  process.stdout.write(
+    `${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ` +
+      `load average ${load.join(' ')}; sections ${sections.join(', ')}\n`,
+  );
+
+  const work = mkdtempSync(join(tmpdir(), 'panknet-bench-'));
+  const rows: BenchRow[] = [];
+  try {
+    if (sections.includes('forward'))
+      rows.push(...(await forwardSection(work, forwardWidth, repeats)));
+    if (sections.includes('predict'))
+      rows.push(...(await predictSection(work, width, spacing, overlap)));
+    if (sections.includes('grow')) {
+      rows.push(...(await predictSection(work, width, growSpacing, overlap)));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  printTable(rows);
+  process.stdout.write(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
+}
+
+await main();
