@@ -74,8 +74,9 @@ export function pankNetConvGroups(): ConvGroup[] {
     if (node.op !== 'conv') continue;
     const input = graph.sizes.get(node.input)!;
     const depthwise = node.groups > 1;
+    const strided = node.stride.some((s) => s > 1);
     const label =
-      `${node.kernel.join('x')}${node.stride.some((s) => s > 1) ? `/s${node.stride.join('')}` : ''}` +
+      `${node.kernel.join('x')}${strided ? `/s${node.stride.join('')}` : ''}` +
       `${depthwise ? ' dw' : ''} ${node.inChannels}->${node.outChannels} @ ${input.join('x')}`;
     const base = {
       kernel: node.kernel,
@@ -162,7 +163,9 @@ async function benchBackend(
   const conv3dRates: number[] = [];
   process.stdout.write(`\n### ${backend} backend (tf.getBackend() = ${tf.getBackend()})\n\n`);
   process.stdout.write(
-    `GFLOP/s, best of ${repeats}; input cropped to about ${gflop} GFLOP (timed input column).\n\n`,
+    `GFLOP/s, best of ${repeats}; ` +
+      `${Number.isFinite(gflop) ? `convs cropped to about ${gflop} GFLOP` : 'convs at full size'}` +
+      ' (timed input column).\n\n',
   );
   const header = ['conv (k, cin->cout @ DxHxW)', 'path', 'GFLOP/pass', 'timed input'];
   header.push(...list.map((c) => c.name), 'tf.conv3d');

@@ -9,9 +9,14 @@
  *   network of width `--width` (default 0.25) for the onnx and tfjs engines, and the same
  *   windows, overlap and blending in PyTorch (scripts/bench-sliding-window.py).
  * - grow: the same at `--grow-spacing` mm (default 0.8, about twice the voxels).
+ * tfjs on wasm takes seconds per window even at small widths, so by default its whole-CT time is
+ * an estimate: `--tfjs-samples` (6) real windows timed, times the window count, marked ESTIMATE
+ * in the table; `--tfjs-full` runs its whole predictVolume instead.
+ * `--quick`: forward at width 0.25, 1 repeat; whole CT at 2 and 1.6 mm, width 0.125.
  * Every engine runs in its own child process, so each peak RSS is that engine's alone.
  *
- * Usage: npm run bench [-- --quick] [-- --sections forward --repeats 3 --width 0.25]
+ * Usage: npm run bench [-- --quick] [-- --sections forward,predict,grow --repeats 3 --width 0.25
+ *   --forward-width 1 --spacing 1 --grow-spacing 0.8 --overlap 0.5 --tfjs-samples 6 --tfjs-full]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -24,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import type { SegmentationEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/infer/load-model.js';
 import { predictVolume } from '../src/infer/predict-volume.js';
+import { windowStarts } from '../src/infer/sliding-window.js';
 import { readVolume } from '../src/io/read-volume.js';
 import { buildPankNetGraph, type PankNetGraph } from '../src/model/architecture.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
@@ -64,6 +70,13 @@ type ChildJob =
       spacingMm: number;
       overlap: number;
       threads: number;
+    }
+  | {
+      kind: 'sample';
+      modelDir: string;
+      spacingMm: number;
+      overlap: number;
+      samples: number;
     };
 
 /** What a child reports. */
@@ -134,6 +147,7 @@ async function runChild(job: ChildJob): Promise<ChildResult> {
     await model.engine.dispose();
     return { engineName: model.engine.name, ms: 0, maxRssMb: rssMb() };
   }
+  if (job.kind === 'sample') return sampleWindows(job);
   const backend = job.engine === 'tfjs' ? 'wasm' : undefined;
   const model = await loadModel(job.modelDir, {
     engine: job.engine,
@@ -170,6 +184,50 @@ async function runChild(job: ChildJob): Promise<ChildResult> {
     windows: result.windows,
     networkShape: result.networkShape,
     pancreasMean: sum / p.length,
+    maxRssMb: rssMb(),
+  };
+}
+
+/**
+ * tfjs on wasm needs seconds per window, too slow for a whole CT by default: runs `samples`
+ * real windows of the prepared CT, evenly picked from the sliding window's list, and reports
+ * the mean time per window and the window count (the caller extrapolates and says so).
+ */
+async function sampleWindows(job: Extract<ChildJob, { kind: 'sample' }>): Promise<ChildResult> {
+  const model = await loadModel(job.modelDir, { engine: 'tfjs', backend: 'wasm' });
+  const engine = model.engine;
+  const volume = await readVolume(EXAMPLE_CT);
+  const spacingMm: [number, number, number] = [job.spacingMm, job.spacingMm, job.spacingMm];
+  const prepared = prepareForNetwork(volume, { ...model.preprocessing, spacingMm });
+  const [sd, sh, sw] = prepared.shape;
+  const [pd, ph, pw] = engine.patch;
+  const starts: Array<[number, number, number]> = [];
+  for (const z of windowStarts(sd, pd, job.overlap)) {
+    for (const y of windowStarts(sh, ph, job.overlap)) {
+      for (const x of windowStarts(sw, pw, job.overlap)) starts.push([z, y, x]);
+    }
+  }
+  const count = Math.min(job.samples, starts.length);
+  const window = new Float32Array(pd * ph * pw);
+  let totalMs = 0;
+  for (let i = 0; i < count; i++) {
+    const [z0, y0, x0] = starts[Math.floor(((i + 0.5) * starts.length) / count)]!;
+    for (let z = 0; z < pd; z++) {
+      for (let y = 0; y < ph; y++) {
+        const from = ((z0 + z) * sh + y0 + y) * sw + x0;
+        window.set(prepared.image.subarray(from, from + pw), (z * ph + y) * pw);
+      }
+    }
+    const start = performance.now();
+    await engine.run(window, 1);
+    totalMs += performance.now() - start;
+  }
+  await engine.dispose();
+  return {
+    engineName: engine.name,
+    ms: totalMs / count,
+    windows: starts.length,
+    networkShape: prepared.shape,
     maxRssMb: rssMb(),
   };
 }
@@ -249,6 +307,7 @@ async function forwardSection(work: string, width: number, repeats: number): Pro
     const bytes = readFileSync(outputFile);
     const fused = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const diff = maxAbsDiff(fused, torch.fused);
+    const runs = engineRepeats === 0 ? 'one cold run' : `best of ${repeats}`;
     rows.push({
       test,
       engine: result.engineName,
@@ -256,19 +315,28 @@ async function forwardSection(work: string, width: number, repeats: number): Pro
       unit: 'ms',
       speedVsTorch: torchMs / result.ms,
       maxRssMb: result.maxRssMb,
-      note: `${engineRepeats === 0 ? 'one cold run' : `best of ${repeats}`}; max diff ${diff.toExponential(1)}`,
+      note: `${runs}; max diff ${diff.toExponential(1)}`,
     });
     process.stderr.write(`  ${test}: ${result.engineName} ${result.ms.toFixed(0)} ms\n`);
   }
   return rows;
 }
 
+/** How the whole-CT sections run. */
+interface PredictOptions {
+  width: number;
+  overlap: number;
+  /** Run tfjs over the whole CT instead of timing `tfjsSamples` windows. */
+  tfjsFull: boolean;
+  tfjsSamples: number;
+}
+
 async function predictSection(
   work: string,
-  width: number,
   spacingMm: number,
-  overlap: number,
+  options: PredictOptions,
 ): Promise<BenchRow[]> {
+  const { width, overlap } = options;
   const threads = availableParallelism();
   const graph = buildPankNetGraph({ encoderWidth: width, decoderWidth: width });
   const stateDict = seededStateDict(graph, 1);
@@ -314,9 +382,13 @@ async function predictSection(
       note: `${torch.windows} windows, overlap ${overlap}; window loop only`,
     },
   ];
-  for (const engine of ['onnx', 'tfjs'] as const) {
-    const r = inChild({ kind: 'predict', engine, modelDir, spacingMm, overlap, threads });
-    const seconds = r.ms / 1000;
+  const onnx = inChild({ kind: 'predict', engine: 'onnx', modelDir, spacingMm, overlap, threads });
+  const tfjs = options.tfjsFull
+    ? inChild({ kind: 'predict', engine: 'tfjs', modelDir, spacingMm, overlap, threads })
+    : inChild({ kind: 'sample', modelDir, spacingMm, overlap, samples: options.tfjsSamples });
+  for (const r of [onnx, tfjs]) {
+    const sampled = r.totalMs === undefined;
+    const seconds = sampled ? (r.ms * r.windows!) / 1000 : r.ms / 1000;
     rows.push({
       test,
       engine: r.engineName,
@@ -326,9 +398,12 @@ async function predictSection(
       windowsPerSecond: r.windows! / seconds,
       secondsPerMvox: seconds / mvox,
       maxRssMb: r.maxRssMb,
-      note:
-        `${r.windows} windows; whole predictVolume ${(r.totalMs! / 1000).toFixed(1)} s; ` +
-        `mean p ${r.pancreasMean!.toFixed(3)} (torch ${torch.pancreas_mean.toFixed(3)})`,
+      note: sampled
+        ? `ESTIMATE: ${options.tfjsSamples} windows timed (${r.ms.toFixed(0)} ms each) x ` +
+          `${r.windows} windows; RSS of that run`
+        : `${r.windows} windows; whole predictVolume ${(r.totalMs! / 1000).toFixed(1)} s; ` +
+          `mean p ${r.pancreasMean!.toFixed(3)} on the CT grid ` +
+          `(PyTorch ${torch.pancreas_mean.toFixed(3)} on the network grid)`,
     });
     process.stderr.write(`  ${test}: ${r.engineName} ${seconds.toFixed(1)} s\n`);
   }
@@ -387,13 +462,17 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'panknet-bench-'));
   const rows: BenchRow[] = [];
   try {
-    if (sections.includes('forward'))
+    if (sections.includes('forward')) {
       rows.push(...(await forwardSection(work, forwardWidth, repeats)));
-    if (sections.includes('predict'))
-      rows.push(...(await predictSection(work, width, spacing, overlap)));
-    if (sections.includes('grow')) {
-      rows.push(...(await predictSection(work, width, growSpacing, overlap)));
     }
+    const predict: PredictOptions = {
+      width,
+      overlap,
+      tfjsFull: process.argv.includes('--tfjs-full'),
+      tfjsSamples: numberFlag('tfjs-samples', quick ? 2 : 6),
+    };
+    if (sections.includes('predict')) rows.push(...(await predictSection(work, spacing, predict)));
+    if (sections.includes('grow')) rows.push(...(await predictSection(work, growSpacing, predict)));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

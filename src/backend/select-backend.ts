@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { BackendError } from '../util/errors.js';
-import { log } from '../util/log.js';
+import { getLogLevel, log } from '../util/log.js';
 
 /** Backends in the order tried. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -75,6 +75,9 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         `use one of ${ORDER.join(', ')}.`,
     );
   }
+  // The library is quiet unless asked: TensorFlow.js's own console notices (such as the cpu
+  // backend's "install tfjs-node" banner) show only at the debug log level.
+  tf.env().set('PROD', getLogLevel() !== 'debug');
   for (const name of forced ? [forced] : ORDER) {
     const choice = await tryOne(name);
     if (choice) {

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { PankNetError } from '../util/errors.js';
-import { log } from '../util/log.js';
+import { log, setLogLevel } from '../util/log.js';
 import { COMMANDS } from './commands/index.js';
 
 /** Exit code for bad input or a request that cannot be met (see the cases contract). */
@@ -11,20 +11,27 @@ export const EXIT_BAD_INPUT = 2;
 function reportAndExit(error: unknown): never {
   if (error instanceof PankNetError) {
     process.stderr.write(`panknet: error: ${error.message}\n`);
+    if (error.stack) log.debug(error.stack);
     process.exit(EXIT_BAD_INPUT);
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(
     `panknet: error: internal error: ${message}. ` +
-      'Please report it; set PANKNET_LOG=debug to print the stack trace.\n',
+      'Please report it; run again with --verbose to print the stack trace.\n',
   );
   if (error instanceof Error && error.stack) log.debug(error.stack);
   process.exit(1);
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `--verbose` anywhere on the line: debug logs and stack traces of unexpected errors.
+  if (argv.includes('--verbose')) {
+    setLogLevel('debug');
+    argv = argv.filter((arg) => arg !== '--verbose');
+  }
   const program = new Command('panknet')
     .description('PankNet pancreas segmentation: volume tools, training, inference, evaluation')
+    .option('--verbose', 'print debug logs and the stack trace of unexpected errors')
     .showHelpAfterError()
     .exitOverride();
   for (const register of COMMANDS) register(program);

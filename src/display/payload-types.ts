@@ -128,11 +128,11 @@ export interface TrainingRow {
   loss: number;
   /** Learning rate used in the epoch. */
   lr: number;
-  /** Training Dice of decoder maps 1..4 and the fused map, in [0, 1]. */
-  dice_map1: number;
-  dice_map2: number;
-  dice_map3: number;
-  dice_map4: number;
+  /** Training Dice of decoder maps 1..4 (absent for taps without a decoder) and the fused map. */
+  dice_map1?: number;
+  dice_map2?: number;
+  dice_map3?: number;
+  dice_map4?: number;
   dice_fused: number;
   /** Validation Dice (pancreas), when validation ran this epoch. */
   val_dice?: number | null;

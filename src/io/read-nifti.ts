@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { constants as zlibConstants, gunzip, gunzipSync } from 'node:zlib';
 
 import { isNIFTI1, isNIFTI2, readHeader } from 'nifti-reader-js';
 
 import { InputFileError, UnsupportedError } from '../util/errors.js';
+import { log } from '../util/log.js';
 import { invert4, quaternionToAffine, spacingFromAffine } from './affine.js';
 import type { Mat4, Vec3, Volume, VolumeMeta, VoxelArray, VoxelDatatype } from './volume.js';
 
@@ -168,6 +170,58 @@ function isSingular(affine: Mat4): boolean {
   }
 }
 
+/** The first bytes of a gzip stream, decompressed without inflating the rest. */
+function gunzipPrefix(raw: Buffer): Buffer {
+  try {
+    return gunzipSync(raw.subarray(0, 65536), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    // A stream too damaged to start is reported by the full decompression that follows.
+    return Buffer.alloc(0);
+  }
+}
+
+/** Voxel data larger than this is refused before it is decompressed or allocated. */
+export function maxVoxelBytes(): number {
+  return Math.min(16 * 2 ** 30, Math.floor(totalmem() / 2));
+}
+
+/**
+ * Refuses a header that declares more voxel data than this machine can hold (a damaged or
+ * hostile file claiming, say, 100000^3 voxels), from the header bytes alone.
+ */
+function refuseOversizedHeader(path: string, head: Buffer): void {
+  if (head.length < 348) return;
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  for (const little of [true, false]) {
+    const size = view.getInt32(0, little);
+    let dims: number[];
+    let datatype: number;
+    if (size === 348) {
+      dims = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, little));
+      datatype = view.getInt16(70, little);
+    } else if (size === 540 && head.length >= 540) {
+      dims = Array.from({ length: 8 }, (_, i) => Number(view.getBigInt64(16 + 8 * i, little)));
+      datatype = view.getInt16(12, little);
+    } else {
+      continue;
+    }
+    const ndim = dims[0]!;
+    const bytesPerVoxel = NIFTI_DATATYPES[datatype]?.bytes ?? 1;
+    if (ndim < 1 || ndim > 7) return;
+    const sizes = dims.slice(1, ndim + 1);
+    const declared = sizes.reduce((a, b) => a * Math.max(1, b), 1) * bytesPerVoxel;
+    if (declared > maxVoxelBytes()) {
+      throw new InputFileError(
+        path,
+        `header declares ${formatShape(sizes)} voxels, ${(declared / 2 ** 30).toFixed(1)} GiB ` +
+          `of data, more than this machine can hold (${(maxVoxelBytes() / 2 ** 30).toFixed(1)} ` +
+          'GiB). The header is damaged or the file is not a volume; export it again.',
+      );
+    }
+    return;
+  }
+}
+
 async function loadBytes(path: string): Promise<{ buffer: ArrayBuffer; gzipped: boolean }> {
   const raw = await readFile(path).catch((cause: unknown) => {
     const code = (cause as { code?: string }).code;
@@ -181,6 +235,7 @@ async function loadBytes(path: string): Promise<{ buffer: ArrayBuffer; gzipped: 
   });
   let bytes: Buffer = raw;
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    refuseOversizedHeader(path, gunzipPrefix(raw));
     bytes = await gunzipAsync(raw).catch((cause: unknown) => {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new InputFileError(
@@ -321,6 +376,16 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     typeInfo.name,
     littleEndian,
   );
+  let nanCount = 0;
+  if (typeInfo.name === 'float32' || typeInfo.name === 'float64') {
+    for (let n = 0; n < voxels3d; n++) if (Number.isNaN(stored[n])) nanCount++;
+  }
+  if (nanCount > 0) {
+    warnings.push(
+      `${nanCount} of ${voxels3d} voxels are NaN (not a number); they are kept as NaN, and ` +
+        'normalisation treats them as the lowest intensity.',
+    );
+  }
   const slope = header.scl_slope;
   const inter = Number.isFinite(header.scl_inter) ? header.scl_inter : 0;
   let data: VoxelArray = stored;
@@ -364,6 +429,14 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
         'centred on the origin (as nibabel does).',
     );
   }
+  const spacingFromPixdim = affineFrom !== 'sform';
+  if (spacingFromPixdim && pixdimRaw.some((v) => !Number.isFinite(v) || v === 0)) {
+    throw new InputFileError(
+      path,
+      `pixdim gives voxel sizes ${pixdimRaw.join(' x ')} mm; none may be zero or missing ` +
+        `for the ${affineFrom} geometry. Fix the header (for example with nibabel) and try again.`,
+    );
+  }
   if (isSingular(affine)) {
     throw new InputFileError(
       path,
@@ -372,6 +445,7 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     );
   }
 
+  for (const warning of warnings) log.warn(`${path}: ${warning}`);
   const description = header.description.replace(/\0.*$/s, '').trim();
   return {
     data,

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 
 import { PankNetError, ShapeError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 import { affineToQuaternion } from './affine.js';
 import { NIFTI_DATATYPES } from './read-nifti.js';
 import type { Volume, VoxelArray, VoxelDatatype } from './volume.js';
@@ -192,12 +190,5 @@ export async function writeNifti(
 ): Promise<void> {
   const raw = encodeNifti1(volume, options, path);
   const payload = /\.gz$/i.test(path) ? await gzipAsync(raw, { level: 6 }) : raw;
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, payload);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(path, payload);
 }

@@ -1,8 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-
-import { InputFileError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 import type { CaseMetricKey, CaseResult } from './evaluate-cases.js';
 import { CASE_METRIC_KEYS, meanMetrics } from './evaluate-cases.js';
 
@@ -183,17 +179,5 @@ export async function writeEvaluationCsv(
   const mean = meanMetrics(cases);
   lines.push(['mean', ...CASE_METRIC_KEYS.map((k) => cell(mean[k])), '', ''].join(','));
 
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, `${lines.join('\n')}\n`);
-    await rename(temp, path);
-  } catch (cause) {
-    await rm(temp, { force: true });
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new InputFileError(
-      path,
-      `cannot write the CSV (${reason}). Check that the folder exists and is writable.`,
-      { cause },
-    );
-  }
+  await writeFileAtomic(path, `${lines.join('\n')}\n`, { what: 'CSV' });
 }

@@ -14,6 +14,7 @@ import { conv3dFast } from '../backend/conv3d.js';
 import { maxPool3dPadded } from '../backend/max-pool3d.js';
 import { upsampleTrilinear } from '../backend/upsample-trilinear.js';
 import { ShapeError } from '../util/errors.js';
+import { RandomStream } from '../util/random.js';
 import {
   buildPankNetGraph,
   type GraphNode,
@@ -50,18 +51,6 @@ export interface ForwardResult {
   taps?: tf.Tensor5D[];
 }
 
-/** Seeded uniform generator (mulberry32) in [0, 1). */
-function uniformSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Fresh weights initialised like PyTorch's defaults, from a seed: conv weights and biases
  * uniform in `+-1/sqrt(fanIn)` (kaiming-uniform with a = sqrt(5)), BatchNorm weight 1, bias 0,
@@ -72,7 +61,7 @@ function uniformSource(seed: number): () => number {
  * @returns A complete state dict in PyTorch layout.
  */
 export function initialStateDict(graph: PankNetGraph, seed = 0): StateDict {
-  const random = uniformSource(seed);
+  const random = new RandomStream(seed);
   const fanIn = new Map<string, number>();
   for (const node of graph.nodes) {
     if (node.op === 'conv') {
@@ -87,7 +76,7 @@ export function initialStateDict(graph: PankNetGraph, seed = 0): StateDict {
     const fan = fanIn.get(prefix);
     if (fan !== undefined) {
       const bound = 1 / Math.sqrt(fan);
-      for (let i = 0; i < count; i++) data[i] = (2 * random() - 1) * bound;
+      for (let i = 0; i < count; i++) data[i] = (2 * random.next() - 1) * bound;
     } else if (field === 'weight' || field === 'running_var') {
       data.fill(1);
     }

@@ -15,7 +15,7 @@ import { exportOnnx } from './export-onnx.js';
 import type { OnnxExportOptions, OnnxModelInfo } from './export-onnx.js';
 import { readOnnxMetadata } from './read-onnx-metadata.js';
 import { stateDictSha256 } from './state-dict.js';
-import { writeFileAtomic } from './write-atomic.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 
 /** File name of the cached export inside a model folder. */
 export const CACHED_ONNX_NAME = 'model.onnx';
@@ -77,6 +77,6 @@ export async function ensureOnnxModel(
 
   log.info(`exporting ${path} (${reason})`);
   const bytes = exportOnnx(graph, checkpoint.stateDict, { ...options, metadata: checkpoint.info });
-  await writeFileAtomic(path, bytes);
+  await writeFileAtomic(path, bytes, { createFolder: true, what: 'file' });
   return { path, exported: true, weightsSha256: sha };
 }

@@ -23,24 +23,21 @@ import { PankNetError, WeightsError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/log.js';
 import { log } from '../util/log.js';
 import { RandomStream, type RandomState } from '../util/random.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 import { Adam } from './adam.js';
 import { loadTrainingCase } from './case-cache.js';
+import type { TrainingRow } from '../display/payload-types.js';
 import type { DatasetSelection, ImageLabelPair } from './datasets.js';
 import { deepSupervisionLoss, oneHotBinary } from './dice-loss.js';
 import { samplePatch, type TrainingCase } from './patches.js';
 
-/** One line of `metrics.jsonl`. */
-export interface EpochMetrics {
-  epoch: number;
-  /** Mean deep-supervision loss over the epoch's steps (sum of 5 soft Dice losses). */
-  loss: number;
-  /** Learning rate used in the epoch. */
-  lr: number;
-  /** Pancreas Dice of each decoder map on the training patches (thresholded at 0.5). */
-  dice_maps: number[];
-  /** Pancreas Dice of the fused map on the training patches. */
-  dice_fused: number;
-  /** Mean pancreas Dice of the fused map on the validation cases (sliding window), if run. */
+/**
+ * One line of `metrics.jsonl`, also what `show.training` plots: loss (the mean over the epoch's
+ * steps of the sum of 5 soft Dice losses), learning rate, the pancreas Dice of each decoder map
+ * (`dice_map<tap>`) and of the fused map on the training patches (thresholded at 0.5), and the
+ * mean fused pancreas Dice of the validation cases (sliding window) when validation ran.
+ */
+export interface EpochMetrics extends TrainingRow {
   val_dice?: number;
   /** Seconds the epoch took. */
   seconds: number;
@@ -258,7 +255,7 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
       epoch,
       loss: lossSum / steps,
       lr,
-      dice_maps: dice.slice(0, -1),
+      ...Object.fromEntries(graphOptions.taps.map((tap, i) => [`dice_map${tap}`, dice[i]!])),
       dice_fused: dice.at(-1)!,
       seconds: 0,
     };
@@ -412,7 +409,7 @@ async function truncateMetrics(path: string, epoch: number): Promise<void> {
   if (!existsSync(path)) return;
   const lines = (await readFile(path, 'utf8')).split('\n').filter((line) => line.trim() !== '');
   const kept = lines.filter((line) => (JSON.parse(line) as EpochMetrics).epoch <= epoch);
-  await writeFile(path, kept.map((line) => `${line}\n`).join(''));
+  await writeFileAtomic(path, kept.map((line) => `${line}\n`).join(''));
 }
 
 /**

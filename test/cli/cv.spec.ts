@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { CLI_PATH, sharedCase } from '../helpers/data.js';
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function panknet(...args: string[]): CliResult {
-  const run = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+import { runCli } from '../helpers/cli.js';
+import { sharedCase } from '../helpers/data.js';
+import { tempDirPerSuite } from '../helpers/temp-dir.js';
 
 interface Scores {
   dice: number;
@@ -41,15 +30,7 @@ function near(actual: number | null, expected: number, what: string): void {
 describe('panknet cv', () => {
   const e02 = (name: string): string => sharedCase(`e02_multilabel_reference/${name}`);
   const reference = e02('reference_labels.nii.gz');
-  let work: string;
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'panknet-cv-'));
-  });
-
-  after(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = tempDirPerSuite('panknet-cv-');
 
   it('tabulates two evaluate --json reports as folds with mean ± sample std', async () => {
     const reports: string[] = [];
@@ -59,16 +40,16 @@ describe('panknet cv', () => {
     ];
     for (const [n, preds] of predsPerFold.entries()) {
       const args = ['--pred', ...preds, '--ref', reference, '--label', '7', '--json'];
-      const run = panknet('evaluate', ...args);
-      assert.equal(run.status, 0, run.stderr);
-      const folder = join(work, `run${n}`);
+      const run = runCli(['evaluate', ...args]);
+      assert.equal(run.code, 0, run.stderr);
+      const folder = join(work(), `run${n}`);
       await mkdir(folder);
       await writeFile(join(folder, 'evaluate.json'), run.stdout);
       reports.push(n === 0 ? folder : join(folder, 'evaluate.json'));
     }
 
-    const run = panknet('cv', ...reports, '--json');
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['cv', ...reports, '--json']);
+    assert.equal(run.code, 0, run.stderr);
     const cv = JSON.parse(run.stdout) as CvJson;
     const fold0 = (SHIFTED.dice + LIVER.dice) / 2;
     const fold1 = SHIFTED.dice;
@@ -80,15 +61,15 @@ describe('panknet cv', () => {
     near(cv.std.dice, Math.abs(fold0 - fold1) / Math.SQRT2, 'std dice');
     near(cv.mean.hd95_mm, ((SHIFTED.hd95 + LIVER.hd95) / 2 + SHIFTED.hd95) / 2, 'mean hd95');
 
-    const table = panknet('cv', ...reports);
-    assert.equal(table.status, 0, table.stderr);
+    const table = runCli(['cv', ...reports]);
+    assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^fold\s+cases\s+Dice\s+Dice\+bg\s+HD95 mm\n/);
     assert.match(table.stdout, /\nmean ± std\s+3\s+0\.6250 ± 0\.2946\s/);
   });
 
   it('scores every fold of a split file from --pred-root and --ref-root', async () => {
-    const refRoot = join(work, 'refs');
-    const predRoot = join(work, 'preds');
+    const refRoot = join(work(), 'refs');
+    const predRoot = join(work(), 'preds');
     await mkdir(join(refRoot, 'annotations'), { recursive: true });
     await mkdir(join(predRoot, 'fold0'), { recursive: true });
     const entry = (n: string): { image: string; mask: string } => ({
@@ -98,7 +79,7 @@ describe('panknet cv', () => {
     for (const n of ['0001', '0002', '0003']) {
       await copyFile(reference, join(refRoot, 'annotations', `label${n}.nii.gz`));
     }
-    const split = join(work, 'split.json');
+    const split = join(work(), 'split.json');
     await writeFile(
       split,
       JSON.stringify({
@@ -113,16 +94,16 @@ describe('panknet cv', () => {
     await copyFile(e02('pred_liver_instead.nii.gz'), join(fold0, 'PANCREAS_0002.nii.gz'));
 
     const args = ['--split', split, '--pred-root', predRoot, '--ref-root', refRoot, '--label', '7'];
-    const missing = panknet('cv', ...args);
-    assert.equal(missing.status, 2);
+    const missing = runCli(['cv', ...args]);
+    assert.equal(missing.code, 2);
     assert.match(
       missing.stderr,
       /^panknet: error: .*preds: 1 test case has no prediction \(fold1: PANCREAS_0003\)\. Write/,
     );
 
     await copyFile(e02('pred_pancreas_shifted.nii.gz'), join(predRoot, 'PANCREAS_0003.nii.gz'));
-    const run = panknet('cv', ...args, '--json');
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['cv', ...args, '--json']);
+    assert.equal(run.code, 0, run.stderr);
     const cv = JSON.parse(run.stdout) as CvJson;
     assert.deepEqual(
       cv.folds.map((f) => [f.fold, f.cases]),
@@ -136,8 +117,8 @@ describe('panknet cv', () => {
   });
 
   it('fails with exit 2 when given both reports and --split', () => {
-    const run = panknet('cv', 'a.json', '--split', 'b.json');
-    assert.equal(run.status, 2);
+    const run = runCli(['cv', 'a.json', '--split', 'b.json']);
+    assert.equal(run.code, 2);
     assert.match(run.stderr, /^panknet: error: cv: pass either evaluate --json reports/);
   });
 });

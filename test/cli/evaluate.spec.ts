@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { readNifti } from '../../src/io/read-nifti.js';
 import type { Volume } from '../../src/io/volume.js';
 import { writeNifti } from '../../src/io/write-nifti.js';
-import { CLI_PATH, sharedCase, sharedData } from '../helpers/data.js';
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function panknet(...args: string[]): CliResult {
-  const run = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+import { runCli } from '../helpers/cli.js';
+import { sharedCase, sharedData } from '../helpers/data.js';
+import { tempDirPerSuite } from '../helpers/temp-dir.js';
 
 interface CaseJson {
   id: string;
@@ -50,15 +39,7 @@ function withData(volume: Volume, data: Uint8Array): Volume {
 describe('panknet evaluate', () => {
   const e02 = (name: string): string => sharedCase(`e02_multilabel_reference/${name}`);
   const reference = e02('reference_labels.nii.gz');
-  let work: string;
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'panknet-evaluate-'));
-  });
-
-  after(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = tempDirPerSuite('panknet-evaluate-');
 
   it('scores e02 against reference label 7 as expected.json says (--json)', async () => {
     const expected = JSON.parse(await readFile(sharedCase('expected.json'), 'utf8')) as {
@@ -71,12 +52,12 @@ describe('panknet evaluate', () => {
 
     const shifted = e02('pred_pancreas_shifted.nii.gz');
     const liver = e02('pred_liver_instead.nii.gz');
-    const run = panknet('evaluate', '--pred', shifted, liver, '--ref', reference, '--label', '7');
-    const withJson = panknet(
+    const run = runCli(['evaluate', '--pred', shifted, liver, '--ref', reference, '--label', '7']);
+    const withJson = runCli([
       'evaluate',
       ...['--pred', shifted, liver, '--ref', reference, reference, '--label', '7', '--json'],
-    );
-    assert.equal(withJson.status, 0, withJson.stderr);
+    ]);
+    assert.equal(withJson.code, 0, withJson.stderr);
     const report = JSON.parse(withJson.stdout) as ReportJson;
     const [a, b] = report.cases;
     assert.equal(a.id, 'pred_pancreas_shifted');
@@ -98,14 +79,20 @@ describe('panknet evaluate', () => {
     near(report.mean.dice, (a.dice + b.dice) / 2, 1e-12, 'mean dice');
 
     // The readable table: pancreas Dice first, the with-background mean beside it.
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^case\s+Dice\s+Dice\+bg\s+HD95 mm/);
     assert.match(run.stdout, /\npred_pancreas_shifted\s+0\.8333\s+0\.9147\s+2\.50\s/);
   });
 
   it('warns and scores every label > 0 when --label is left out (Dice 0.864865 for liver)', () => {
-    const run = panknet('evaluate', '--pred', e02('pred_liver_instead.nii.gz'), '--ref', reference);
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli([
+      'evaluate',
+      '--pred',
+      e02('pred_liver_instead.nii.gz'),
+      '--ref',
+      reference,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /^panknet: warning: reference .* holds labels 0, 1, 3, 5, 7;/);
     assert.match(run.stderr, /--label N/);
     assert.match(run.stdout, /\npred_liver_instead\s+0\.8649\s/);
@@ -113,10 +100,10 @@ describe('panknet evaluate', () => {
 
   it('writes an infinite HD95 as null with a note when the prediction is empty', async () => {
     const ref = await readNifti(reference);
-    const empty = join(work, 'empty.nii.gz');
+    const empty = join(work(), 'empty.nii.gz');
     await writeNifti(withData(ref, new Uint8Array(ref.data.length)), empty);
-    const run = panknet('evaluate', '--pred', empty, '--ref', reference, '--label', '7', '--json');
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['evaluate', '--pred', empty, '--ref', reference, '--label', '7', '--json']);
+    assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as ReportJson;
     assert.equal(report.cases[0].hd95_mm, null);
     assert.equal(report.cases[0].asd_mm, null);
@@ -142,11 +129,11 @@ describe('panknet evaluate', () => {
         }
       }
     }
-    const predPath = join(work, 'shifted.nii.gz');
+    const predPath = join(work(), 'shifted.nii.gz');
     await writeNifti(withData(ref, pred), predPath);
 
-    const run = panknet('evaluate', '--pred', predPath, '--ref', refPath, '--json');
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['evaluate', '--pred', predPath, '--ref', refPath, '--json']);
+    assert.equal(run.code, 0, run.stderr);
     const c = (JSON.parse(run.stdout) as ReportJson).cases[0];
     near(c.dice, 0.3818424566088118, 1e-9, 'dice');
     near(c.hd95_mm, 6.708203932499369, 1e-6, 'hd95');
@@ -156,8 +143,8 @@ describe('panknet evaluate', () => {
   });
 
   it('pairs two folders by file name, reports the unpaired ones, and writes --csv', async () => {
-    const preds = join(work, 'preds');
-    const refs = join(work, 'refs');
+    const preds = join(work(), 'preds');
+    const refs = join(work(), 'refs');
     await mkdir(preds);
     await mkdir(refs);
     await copyFile(e02('pred_pancreas_shifted.nii.gz'), join(preds, 'case1.nii.gz'));
@@ -166,11 +153,11 @@ describe('panknet evaluate', () => {
     await copyFile(reference, join(refs, 'case1.nii.gz'));
     await copyFile(reference, join(refs, 'case2.nii.gz'));
     await copyFile(reference, join(refs, 'lonely.nii.gz'));
-    const csv = join(work, 'scores.csv');
+    const csv = join(work(), 'scores.csv');
 
     const args = ['--pred', preds, '--ref', refs, '--label', '7', '--json', '--csv', csv];
-    const run = panknet('evaluate', ...args);
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['evaluate', ...args]);
+    assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as ReportJson;
     assert.deepEqual(
       report.cases.map((c) => c.id),
@@ -190,19 +177,19 @@ describe('panknet evaluate', () => {
     assert.match(lines[1], /^case1,0\.833333/);
     assert.match(lines[3], /^mean,0\.41666/);
     assert.deepEqual(
-      (await readdir(work)).filter((n) => n.endsWith('.tmp')),
+      (await readdir(work())).filter((n) => n.endsWith('.tmp')),
       [],
     );
   });
 
   it('fails with exit 2 and one line naming both files when the grids differ', async () => {
     const ref = await readNifti(reference);
-    const moved = join(work, 'moved.nii.gz');
+    const moved = join(work(), 'moved.nii.gz');
     const affine = ref.affine.map((row) => [...row]) as Volume['affine'];
     affine[2][3] += 2.5;
     await writeNifti({ ...withData(ref, new Uint8Array(ref.data.length)), affine }, moved);
-    const run = panknet('evaluate', '--pred', moved, '--ref', reference, '--label', '7');
-    assert.equal(run.status, 2);
+    const run = runCli(['evaluate', '--pred', moved, '--ref', reference, '--label', '7']);
+    assert.equal(run.code, 2);
     assert.equal(run.stdout, '');
     const lines = run.stderr.trim().split('\n');
     assert.equal(lines.length, 1);
@@ -214,17 +201,20 @@ describe('panknet evaluate', () => {
   });
 
   it('fails with exit 2 for a missing file, a file paired with a folder, and --label x', () => {
-    const missing = join(work, 'nope.nii.gz');
-    const a = panknet('evaluate', '--pred', missing, '--ref', reference);
-    assert.equal(a.status, 2);
+    const missing = join(work(), 'nope.nii.gz');
+    const a = runCli(['evaluate', '--pred', missing, '--ref', reference]);
+    assert.equal(a.code, 2);
     assert.equal(a.stderr, `panknet: error: ${missing}: no such file or folder. Check the path.\n`);
 
-    const b = panknet('evaluate', '--pred', work, '--ref', reference);
-    assert.equal(b.status, 2);
+    const b = runCli(['evaluate', '--pred', work(), '--ref', reference]);
+    assert.equal(b.code, 2);
     assert.match(b.stderr, /^panknet: error: .*is a folder but .* is a file\. Pass two files/);
 
-    const c = panknet('evaluate', '--pred', reference, '--ref', reference, '--label', 'x');
-    assert.equal(c.status, 2);
-    assert.match(c.stderr, /--label x: expected a non-negative integer/);
+    const c = runCli(['evaluate', '--pred', reference, '--ref', reference, '--label', 'x']);
+    assert.equal(c.code, 2);
+    assert.match(
+      c.stderr,
+      /option '--label <n>' argument 'x' is invalid\. expected a whole number from 0/,
+    );
   });
 });

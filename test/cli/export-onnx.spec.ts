@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +13,7 @@ import { PankNet } from '../../src/model/panknet.js';
 import { createOnnxEngine } from '../../src/onnx/onnx-engine.js';
 import { readOnnxMetadata } from '../../src/onnx/read-onnx-metadata.js';
 import { seededInput, seededStateDict } from '../onnx/torch-reference.js';
-import { CLI_PATH } from '../helpers/data.js';
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function panknet(...args: string[]): CliResult {
-  const run = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+import { runCli } from '../helpers/cli.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -78,9 +66,9 @@ describe('panknet export-onnx', function () {
 
   it('writes a model that onnxruntime runs, equal to TfjsEngine to 1e-4', async function () {
     const file = join(work, 'out', 'model.onnx');
-    const run = panknet('export-onnx', modelDir, '-o', file, '--dynamic-batch');
+    const run = runCli(['export-onnx', modelDir, '-o', file, '--dynamic-batch']);
 
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, '');
     const size = readFileSync(file).length;
     assert.match(run.stdout, new RegExp(`\\(${size} bytes\\), opset 17, batch dynamic \\(N\\)`));
@@ -126,9 +114,9 @@ describe('panknet export-onnx', function () {
 
   it('--opset 13 without --dynamic-batch fixes the batch to 1', function () {
     const file = join(work, 'fixed.onnx');
-    const run = panknet('export-onnx', modelDir, '-o', file, '--opset', '13');
+    const run = runCli(['export-onnx', modelDir, '-o', file, '--opset', '13']);
 
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /opset 13, batch 1,/);
     assert.match(run.stdout, /^input {2}image \[1, 1, 16, 64, 64\]$/m);
     const signature = readOnnxMetadata(readFileSync(file), file);
@@ -138,15 +126,15 @@ describe('panknet export-onnx', function () {
 
   it('bad requests exit 2 with one error line and write nothing', function () {
     const file = join(work, 'bad.onnx');
-    const opset = panknet('export-onnx', modelDir, '-o', file, '--opset', '99');
-    assert.equal(opset.status, 2);
+    const opset = runCli(['export-onnx', modelDir, '-o', file, '--opset', '99']);
+    assert.equal(opset.code, 2);
     assert.deepEqual(opset.stderr.trim().split('\n'), [
       'panknet: error: exportOnnx: opset 99 is not supported; use 13 to 21 (default 17).',
     ]);
 
     const missing = join(work, 'no-such-model');
-    const absent = panknet('export-onnx', missing, '-o', file);
-    assert.equal(absent.status, 2);
+    const absent = runCli(['export-onnx', missing, '-o', file]);
+    assert.equal(absent.code, 2);
     assert.equal(absent.stderr.trim().split('\n').length, 1, absent.stderr);
     assert.match(
       absent.stderr,

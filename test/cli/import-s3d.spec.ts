@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,22 +14,12 @@ import { initialStateDict, PankNet } from '../../src/model/panknet.js';
 import type { StateDict } from '../../src/model/state-dict.js';
 import { loadEncoderWeights } from '../../src/train/train.js';
 import { setLogSink, type LogSink } from '../../src/util/log.js';
-import { CLI_PATH, PROJECT_ROOT } from '../helpers/data.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { PROJECT_ROOT } from '../helpers/data.js';
 
 /** Debian's interpreter with python3-torch; the pyenv `python3` on PATH lacks it. */
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(PROJECT_ROOT, 'test', 'fixtures', 'make_s3d_checkpoint.py');
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function panknet(...args: string[]): CliResult {
-  const run = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 /** The bytes of a float32 array (compared with Buffer.equals: fast and bit-exact). */
 function bytesOf(data: Float32Array): Buffer {
@@ -51,7 +41,7 @@ describe('panknet import-s3d', function () {
   let fixtures: string;
   let out: string;
   let zip: string;
-  let imported: CliResult;
+  let imported: CliRun;
   let previousSink: LogSink;
 
   before(async function () {
@@ -61,7 +51,7 @@ describe('panknet import-s3d', function () {
     out = join(work, 'encoder');
     zip = join(fixtures, 's3d_zip.pt');
     // The other cases read the folder this run writes.
-    imported = panknet('import-s3d', zip, '-o', out);
+    imported = runCli(['import-s3d', zip, '-o', out]);
     await tf.setBackend('cpu');
     // importS3d's warning about the dropped classifier is expected here; keep the output clean.
     previousSink = setLogSink(() => undefined);
@@ -75,7 +65,7 @@ describe('panknet import-s3d', function () {
   it('writes an encoder-only checkpoint equal to importS3d, prints a summary', async function () {
     const run = imported;
 
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Read 464 tensors from s3d_zip\.pt\.$/m);
     assert.match(run.stdout, /Imported 385 encoder tensors: [\d,]+ parameters/);
     assert.match(run.stdout, /\[64, 3, 1, 7, 7\] averaged over its input channels to \[64, 1, 1/);
@@ -142,16 +132,16 @@ describe('panknet import-s3d', function () {
 
   it('--in-channels 3 repeats the averaged first convolution', function () {
     const dir = join(work, 'encoder3');
-    const run = panknet(
+    const run = runCli([
       'import-s3d',
       join(fixtures, 's3d_legacy.pt'),
       '-o',
       dir,
       '--in-channels',
       '3',
-    );
+    ]);
 
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
     const { manifest, stateDict } = loadCheckpoint(dir);
     assert.equal(manifest.architecture.inChannels, 3);
     const first = stateDict.get('encoder.base.0.conv_s.weight')!;
@@ -172,30 +162,30 @@ describe('panknet import-s3d', function () {
     const junk = join(work, 'junk.pt');
     writeFileSync(junk, 'not a checkpoint\n');
     const dir = join(work, 'junk-out');
-    const run = panknet('import-s3d', junk, '-o', dir);
+    const run = runCli(['import-s3d', junk, '-o', dir]);
 
-    assert.equal(run.status, 2);
+    assert.equal(run.code, 2);
     assert.equal(run.stdout, '');
     const lines = run.stderr.trim().split('\n');
     assert.equal(lines.length, 1, run.stderr);
     assert.ok(lines[0]!.startsWith(`panknet: error: ${junk}: `), lines[0]);
     assert.equal(existsSync(dir), false);
 
-    const broken = panknet('import-s3d', join(fixtures, 's3d_broken.pt'), '-o', dir);
-    assert.equal(broken.status, 2);
+    const broken = runCli(['import-s3d', join(fixtures, 's3d_broken.pt'), '-o', dir]);
+    assert.equal(broken.code, 2);
     assert.match(broken.stderr, /^panknet: error: importS3d\(".*s3d_broken\.pt"\): .*1 missing/);
     assert.equal(existsSync(dir), false);
 
-    const badChannels = panknet('import-s3d', junk, '-o', dir, '--in-channels', '0');
-    assert.equal(badChannels.status, 2);
+    const badChannels = runCli(['import-s3d', junk, '-o', dir, '--in-channels', '0']);
+    assert.equal(badChannels.code, 2);
     assert.match(badChannels.stderr, /--in-channels.*expected a whole number from 1/);
   });
 
   it('export-onnx refuses the encoder-only folder: exit 2, train first', function () {
     const target = join(work, 'encoder.onnx');
-    const run = panknet('export-onnx', out, '-o', target);
+    const run = runCli(['export-onnx', out, '-o', target]);
 
-    assert.equal(run.status, 2);
+    assert.equal(run.code, 2);
     assert.match(
       run.stderr,
       new RegExp(

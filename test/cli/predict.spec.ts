@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -18,13 +17,8 @@ import { readNifti } from '../../src/io/read-nifti.js';
 import { buildPankNetGraph } from '../../src/model/architecture.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { initialStateDict } from '../../src/model/panknet.js';
-import { CLI_PATH, sharedData } from '../helpers/data.js';
-
-/** Runs the real CLI; returns exit code and output. */
-function panknet(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+import { runCli } from '../helpers/cli.js';
+import { sharedData } from '../helpers/data.js';
 
 /** A random-weight checkpoint (weights do not matter for geometry): width 0.125, 8x32x32, 6 mm. */
 function makeModel(dir: string): string {
@@ -57,7 +51,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
     const maps = join(dir, 'maps');
     const preview = join(dir, 'preview.png');
     const probabilities = join(dir, 'p.nii.gz');
-    const result = panknet(
+    const result = runCli([
       'predict',
       ct,
       '-o',
@@ -71,7 +65,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
       '--probabilities',
       probabilities,
       '--no-postprocess',
-    );
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /pancreas \d+(\.\d)? mL/);
     assert.match(result.stdout, /windows on onnxruntime/);
@@ -99,8 +93,8 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
   it('gives identical masks on the onnx and tfjs engines', async () => {
     const onnx = join(dir, 'onnx.nii.gz');
     const tfjs = join(dir, 'tfjs.nii.gz');
-    assert.equal(panknet('predict', ct, '-o', onnx, '--model', model, '--engine', 'onnx').code, 0);
-    const viaTfjs = panknet('predict', ct, '-o', tfjs, '--model', model, '--engine', 'tfjs');
+    assert.equal(runCli(['predict', ct, '-o', onnx, '--model', model, '--engine', 'onnx']).code, 0);
+    const viaTfjs = runCli(['predict', ct, '-o', tfjs, '--model', model, '--engine', 'tfjs']);
     assert.equal(viaTfjs.code, 0, viaTfjs.stderr);
     assert.match(viaTfjs.stdout, /windows on tfjs/);
     assert.deepEqual((await readNifti(onnx)).data, (await readNifti(tfjs)).data);
@@ -109,7 +103,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
   it('falls back to tfjs with a warning when the cached ONNX model cannot be read', () => {
     const broken = makeModel(join(dir, 'broken-model'));
     mkdirSync(join(broken, 'model.onnx'));
-    const result = panknet('predict', ct, '-o', join(dir, 'fallback.nii.gz'), '--model', broken);
+    const result = runCli(['predict', ct, '-o', join(dir, 'fallback.nii.gz'), '--model', broken]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /panknet: warning: the ONNX engine could not start/);
     assert.match(result.stdout, /windows on tfjs/);
@@ -122,7 +116,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
     copyFileSync(sharedData('ct-abdomen-3mm-30slices.nii.gz'), join(cases, 'b.nii.gz'));
     writeFileSync(join(cases, 'c.nii.gz'), readFileSync(ct).subarray(0, 5000));
     const out = join(dir, 'out');
-    const result = panknet('predict', cases, '-o', out, '--model', model);
+    const result = runCli(['predict', cases, '-o', out, '--model', model]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /panknet: warning: skipped: .*c\.nii\.gz: .*(truncated|corrupt)/);
     assert.match(result.stderr, /1 of 3 cases failed \(c\.nii\.gz\)/);
@@ -130,7 +124,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
   });
 
   it('refuses a folder without a checkpoint with exit code 2 and one error line', () => {
-    const result = panknet('predict', ct, '-o', join(dir, 'x.nii.gz'), '--model', dir);
+    const result = runCli(['predict', ct, '-o', join(dir, 'x.nii.gz'), '--model', dir]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^panknet: error: .*holds no PankNet checkpoint/);
     assert.equal(result.stderr.trim().split('\n').length, 1);

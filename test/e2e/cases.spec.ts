@@ -13,14 +13,8 @@ import { basename, join } from 'node:path';
 import { readNifti } from '../../src/io/read-nifti.js';
 import type { Volume } from '../../src/io/volume.js';
 import { sharedCase } from '../helpers/data.js';
-import {
-  rawStoredValue,
-  runCli,
-  simpleAxcodes,
-  valueAtWorld,
-  worldFacts,
-  type CliRun,
-} from '../helpers/nifti-check.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { rawStoredValue, simpleAxcodes, valueAtWorld, worldFacts } from '../helpers/nifti-check.js';
 
 type Json = Record<string, unknown>;
 
@@ -38,6 +32,9 @@ interface CaseEntry {
 }
 
 const RAS = ['R', 'A', 'S'] as const;
+
+/** CLI runs print warnings and errors only, so that stderr holds what the checks read. */
+const QUIET = { env: { PANKNET_LOG: 'warn' } };
 
 /** Keys that parameterise other checks or only describe the case. */
 const PARAMETER_KEYS = new Set([
@@ -284,7 +281,7 @@ function assertAllHandled(expect: Json, handled: Set<string>): void {
 
 async function checkInfo(check: Check, input: string, dir: string): Promise<void> {
   const expect = check.expect;
-  const run = runCli(['info', input, '--json']);
+  const run = runCli(['info', input, '--json'], QUIET);
   if (expect.outcome === 'error') {
     expectError(run, expect, dir);
     const handled = new Set(['exit_code', 'message_mentions_all_groups']);
@@ -359,7 +356,7 @@ async function checkInfo(check: Check, input: string, dir: string): Promise<void
   const voxelKeys = ['voxels_ijk_value', 'world_points'];
   if (voxelKeys.some((k) => expect[k] !== undefined)) {
     const out = join(dir, 'same-grid.nii.gz');
-    const conv = runCli(['convert', input, out]);
+    const conv = runCli(['convert', input, out], QUIET);
     assert.equal(conv.code, 0, `convert failed: ${conv.stderr}`);
     const volume = await readNifti(out);
     assert.deepEqual(volume.shape, spatial, 'convert keeps the grid');
@@ -393,7 +390,7 @@ async function checkConvert(check: Check, input: string, dir: string): Promise<v
     (k) => !['orient', 'spacing_mm', 'label_map', 'series_uid'].includes(k),
   );
   assert.deepEqual(unknownArgs, [], 'convert args this spec cannot pass');
-  const run = runCli(argv);
+  const run = runCli(argv, QUIET);
   if (expect.outcome === 'error') {
     expectError(run, expect, dir);
     return;
@@ -409,7 +406,7 @@ async function predictVolume(
   input: string,
   out: string,
 ): Promise<{ run: CliRun; volume?: Volume }> {
-  const run = runCli(['predict', input, '-o', out], 600_000);
+  const run = runCli(['predict', input, '-o', out], { ...QUIET, timeoutMs: 600_000 });
   if (run.code !== 0) return { run };
   return { run, volume: await readNifti(out) };
 }
@@ -452,7 +449,7 @@ async function checkEvaluate(check: Check): Promise<void> {
   for (const [n, pred] of preds.entries()) {
     const argv = ['evaluate', '--pred', pred, '--ref', refs[n], '--json'];
     if (check.args?.label !== undefined) argv.push('--label', String(check.args.label));
-    const run = runCli(argv);
+    const run = runCli(argv, QUIET);
     if (expect.outcome === 'error') {
       expectError(run, expect, tmpdir());
       continue;

@@ -1,41 +1,11 @@
 /**
- * Independent checks of NIfTI files and CLI runs for the tests: a minimal raw NIfTI-1/2 voxel
- * reader (no scaling, no geometry logic of ours), world-grid facts computed directly from an
- * affine, and a CLI runner. Kept separate from `src/` so that expectations do not reuse the code
- * under test.
+ * Independent checks of NIfTI files for the tests: a minimal raw NIfTI-1/2 voxel reader (no
+ * scaling, no geometry logic of ours) and world-grid facts computed directly from an affine.
+ * Kept separate from `src/` so that expectations do not reuse the code under test.
  */
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-
-import { CLI_PATH } from './data.js';
-
-/** Result of one CLI run. */
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `node dist/cli/main.js ...args` and waits for it.
- *
- * @param args - Command-line arguments after `main.js`.
- * @param timeoutMs - Kill the process after this long.
- */
-export function runCli(args: string[], timeoutMs = 300_000): CliRun {
-  if (!existsSync(CLI_PATH)) {
-    throw new Error(`CLI not built: ${CLI_PATH} is missing. Run \`npm run build\` first.`);
-  }
-  const result = spawnSync(process.execPath, [CLI_PATH, ...args], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    env: { ...process.env, PANKNET_LOG: 'warn' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
-}
 
 /**
  * The value stored on disk at voxel (i, j, k) of the first volume, before any scaling: read

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { readNifti } from '../../src/io/read-nifti.js';
-import { writeNifti } from '../../src/io/write-nifti.js';
-import type { Mat4, Volume } from '../../src/io/volume.js';
+import type { Mat4 } from '../../src/io/volume.js';
 import { InputFileError, UnsupportedError } from '../../src/util/errors.js';
 import { sharedData } from '../helpers/data.js';
+import { identityVolume, writeNiftiFile } from '../helpers/nifti-files.js';
+import { tempDirPerTest } from '../helpers/temp-dir.js';
 
 /**
  * Builds a NIfTI-2 file by hand (540-byte header, independent of our writer): int16 voxels
@@ -34,13 +34,7 @@ function handMadeNifti2(shape: number[], data: number[], littleEndian: boolean):
 }
 
 describe('readNifti', function () {
-  let dir: string;
-  beforeEach(function () {
-    dir = mkdtempSync(join(tmpdir(), 'panknet-read-nifti-'));
-  });
-  afterEach(function () {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = tempDirPerTest('panknet-read-nifti-');
 
   it('reads the 122 x 101 x 112 int32 CT (sform 2, no qform) as nibabel', async function () {
     const v = await readNifti(sharedData('ct-abdomen-3mm.nii.gz'));
@@ -74,7 +68,7 @@ describe('readNifti', function () {
   it('reads a hand-made NIfTI-2 2 x 3 x 4 int16, both byte orders, qfac -1', async function () {
     const data = Array.from({ length: 24 }, (_, n) => n * 100 - 1000);
     for (const le of [true, false]) {
-      const path = join(dir, `n2-${le ? 'le' : 'be'}.nii`);
+      const path = join(dir(), `n2-${le ? 'le' : 'be'}.nii`);
       writeFileSync(path, handMadeNifti2([2, 3, 4], data, le));
       const v = await readNifti(path);
       assert.deepEqual(v.shape, [2, 3, 4]);
@@ -95,7 +89,7 @@ describe('readNifti', function () {
 
   it('refuses a gzip stream cut to 60% as truncated, naming the file', async function () {
     const whole = readFileSync(sharedData('ct-abdomen-3mm-30slices.nii.gz'));
-    const path = join(dir, 'cut.nii.gz');
+    const path = join(dir(), 'cut.nii.gz');
     writeFileSync(path, whole.subarray(0, Math.floor(whole.length * 0.6)));
     await assert.rejects(readNifti(path), (e: Error) => {
       assert.ok(e instanceof InputFileError);
@@ -105,21 +99,9 @@ describe('readNifti', function () {
   });
 
   it('refuses voxel data shorter than the header says, with sizes and shape', async function () {
-    const v: Volume = {
-      data: new Int16Array(32 * 32 * 20),
-      shape: [32, 32, 20],
-      spacingMm: [1, 1, 1],
-      affine: [
-        [1, 0, 0, 0],
-        [0, 1, 0, 0],
-        [0, 0, 1, 0],
-        [0, 0, 0, 1],
-      ],
-      meta: { datatype: 'int16' },
-    };
-    const full = join(dir, 'full.nii');
-    await writeNifti(v, full);
-    const path = join(dir, 'short.nii');
+    const v = identityVolume(new Int16Array(32 * 32 * 20), [32, 32, 20], { datatype: 'int16' });
+    const full = await writeNiftiFile(join(dir(), 'full.nii'), v);
+    const path = join(dir(), 'short.nii');
     writeFileSync(path, readFileSync(full).subarray(0, 352 + 20480));
     await assert.rejects(readNifti(path), (e: Error) => {
       assert.ok(e instanceof InputFileError);
@@ -130,10 +112,10 @@ describe('readNifti', function () {
   });
 
   it('refuses non-NIfTI files, unknown datatypes and real 4D without a frame', async function () {
-    const junk = join(dir, 'junk.nii');
+    const junk = join(dir(), 'junk.nii');
     writeFileSync(junk, Buffer.alloc(400, 7));
     await assert.rejects(readNifti(junk), /junk\.nii: is not a NIfTI-1 or NIfTI-2 file/);
-    await assert.rejects(readNifti(join(dir, 'missing.nii')), /missing\.nii: no such file/);
+    await assert.rejects(readNifti(join(dir(), 'missing.nii')), /missing\.nii: no such file/);
 
     // Datatype 32 (complex64) patched into a valid header.
     const base = readFileSync(sharedData('ct-abdomen-3mm-30slices.labels.nii.gz'));
@@ -141,7 +123,7 @@ describe('readNifti', function () {
     const raw = gunzipSync(base);
     const complex = Buffer.from(raw);
     complex.writeInt16LE(32, 70);
-    const cpath = join(dir, 'complex.nii.gz');
+    const cpath = join(dir(), 'complex.nii.gz');
     writeFileSync(cpath, gzipSync(complex));
     await assert.rejects(readNifti(cpath), (e: Error) => {
       assert.ok(e instanceof InputFileError);
@@ -154,7 +136,7 @@ describe('readNifti', function () {
     four.writeInt16LE(4, 40);
     four.writeInt16LE(15, 46);
     four.writeInt16LE(2, 48);
-    const fpath = join(dir, 'four.nii');
+    const fpath = join(dir(), 'four.nii');
     writeFileSync(fpath, four);
     await assert.rejects(readNifti(fpath), /4D image with 2 time points \(122 x 101 x 15 x 2\)/);
     const labels = await readNifti(sharedData('ct-abdomen-3mm-30slices.labels.nii.gz'));
@@ -172,14 +154,14 @@ describe('readNifti', function () {
     const scaled = Buffer.from(raw);
     scaled.writeFloatLE(0.5, 112);
     scaled.writeFloatLE(-1024, 116);
-    writeFileSync(join(dir, 's.nii'), scaled);
-    const v = await readNifti(join(dir, 's.nii'));
+    writeFileSync(join(dir(), 's.nii'), scaled);
+    const v = await readNifti(join(dir(), 's.nii'));
     assert.ok(v.data instanceof Float32Array);
     assert.equal(v.meta.datatype, 'int16');
     for (const n of [0, 1000, 200000]) assert.equal(v.data[n], original.data[n] * 0.5 - 1024);
     scaled.writeFloatLE(0, 112);
-    writeFileSync(join(dir, 'z.nii'), scaled);
-    const z = await readNifti(join(dir, 'z.nii'));
+    writeFileSync(join(dir(), 'z.nii'), scaled);
+    const z = await readNifti(join(dir(), 'z.nii'));
     assert.ok(z.data instanceof Int16Array);
     assert.deepEqual(z.data, original.data);
   });

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readNifti } from '../../src/io/read-nifti.js';
 import type { Mat4, Volume, VoxelArray, VoxelDatatype } from '../../src/io/volume.js';
 import { writeNifti } from '../../src/io/write-nifti.js';
 import { rawStoredValue } from '../helpers/nifti-check.js';
+import { identityVolume } from '../helpers/nifti-files.js';
+import { tempDirPerTest } from '../helpers/temp-dir.js';
 
 /** Oblique, left-handed: 0.3 rad about z, -0.5 about x, spacing (-0.8, 0.9, 2.5) mm. */
 function obliqueAffine(): Mat4 {
@@ -47,13 +48,7 @@ const CASES: [VoxelDatatype, VoxelArray][] = [
 ];
 
 describe('writeNifti', function () {
-  let dir: string;
-  beforeEach(function () {
-    dir = mkdtempSync(join(tmpdir(), 'panknet-write-nifti-'));
-  });
-  afterEach(function () {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = tempDirPerTest('panknet-write-nifti-');
 
   for (const [datatype, data] of CASES) {
     it(`round-trips 3 x 4 x 5 ${datatype}, oblique affine (.nii, .nii.gz)`, async function () {
@@ -65,8 +60,8 @@ describe('writeNifti', function () {
         meta: { datatype },
       };
       for (const name of ['v.nii', 'v.nii.gz']) {
-        await writeNifti(volume, join(dir, name));
-        const back = await readNifti(join(dir, name));
+        await writeNifti(volume, join(dir(), name));
+        const back = await readNifti(join(dir(), name));
         assert.equal(back.meta.datatype, datatype);
         assert.equal(back.data.constructor, data.constructor);
         assert.deepEqual(back.data, data);
@@ -79,37 +74,30 @@ describe('writeNifti', function () {
           row.forEach((x, c) => assert.equal(back.affine[r][c], Math.fround(x))),
         );
         assert.deepEqual(back.meta.warnings, [], 'qform and sform must agree');
-        assert.equal(rawStoredValue(join(dir, name), [2, 3, 4]), data[59]);
+        assert.equal(rawStoredValue(join(dir(), name), [2, 3, 4]), data[59]);
       }
-      assert.deepEqual(readdirSync(dir).sort(), ['v.nii', 'v.nii.gz'], 'no temp files left');
+      assert.deepEqual(readdirSync(dir()).sort(), ['v.nii', 'v.nii.gz'], 'no temp files left');
     });
   }
 
   it('writes a float mask as uint8; refuses values that do not fit', async function () {
-    const volume: Volume = {
-      data: Float64Array.from([0, 1, 1, 0, 1, 0, 0, 1]),
-      shape: [2, 2, 2],
-      spacingMm: [1, 1, 1],
-      affine: [
-        [1, 0, 0, 0],
-        [0, 1, 0, 0],
-        [0, 0, 1, 0],
-        [0, 0, 0, 1],
-      ],
-      meta: { datatype: 'float64', sformCode: 2, qformCode: 0 },
-    };
-    await writeNifti(volume, join(dir, 'm.nii.gz'), { datatype: 'uint8' });
-    const back = await readNifti(join(dir, 'm.nii.gz'));
+    const volume = identityVolume(Float64Array.from([0, 1, 1, 0, 1, 0, 0, 1]), [2, 2, 2], {
+      datatype: 'float64',
+      sformCode: 2,
+      qformCode: 0,
+    });
+    await writeNifti(volume, join(dir(), 'm.nii.gz'), { datatype: 'uint8' });
+    const back = await readNifti(join(dir(), 'm.nii.gz'));
     assert.ok(back.data instanceof Uint8Array);
     assert.deepEqual(Array.from(back.data), [0, 1, 1, 0, 1, 0, 0, 1]);
     assert.equal(back.meta.sformCode, 2, 'source sform code kept');
     assert.equal(back.meta.qformCode, 2, 'qform set too, with the sform code');
     volume.data[3] = 300;
     await assert.rejects(
-      writeNifti(volume, join(dir, 'bad.nii'), { datatype: 'uint8' }),
+      writeNifti(volume, join(dir(), 'bad.nii'), { datatype: 'uint8' }),
       /does not fit uint8/,
     );
-    assert.deepEqual(readdirSync(dir), ['m.nii.gz'], 'nothing left by the failed write');
+    assert.deepEqual(readdirSync(dir()), ['m.nii.gz'], 'nothing left by the failed write');
   });
 
   it('writes headers that nibabel reads with the same sform, qform and voxels', async function () {
@@ -120,7 +108,7 @@ describe('writeNifti', function () {
       affine: obliqueAffine(),
       meta: { datatype: 'int16' },
     };
-    const path = join(dir, 'nib.nii.gz');
+    const path = join(dir(), 'nib.nii.gz');
     await writeNifti(volume, path);
     // Debian python3-nibabel, a test tool only: prints sform, qform and voxel [2, 3, 4].
     const script = [

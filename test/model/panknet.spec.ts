@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { buildPankNetGraph, countParameters } from '../../src/model/architecture
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/model/checkpoint.js';
 import { initialStateDict, PankNet } from '../../src/model/panknet.js';
 import { InputFileError, ShapeError, WeightsError } from '../../src/util/errors.js';
-import { CLI_PATH } from '../helpers/data.js';
+import { runCli } from '../helpers/cli.js';
 
 const TINY = {
   encoderWidth: 0.125,
@@ -171,14 +170,8 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   });
 
   it('panknet summary prints per-part counts that add up, and the map shapes', () => {
-    const run = spawnSync(
-      process.execPath,
-      [CLI_PATH, 'summary', '--width', '0.25', '--patch', '64,64,16'],
-      {
-        encoding: 'utf8',
-      },
-    );
-    assert.equal(run.status, 0, run.stderr);
+    const run = runCli(['summary', '--width', '0.25', '--patch', '64,64,16']);
+    assert.equal(run.code, 0, run.stderr);
     const counts = countParameters(
       buildPankNetGraph({ encoderWidth: 0.25, decoderWidth: 0.25, patch: [16, 64, 64] }).parameters,
     );

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
-import type { Volume } from '../../src/io/volume.js';
-import { writeNifti } from '../../src/io/write-nifti.js';
 import {
   applyLabelMap,
   loadDataset,
@@ -14,23 +12,12 @@ import {
 } from '../../src/train/datasets.js';
 import { InputFileError } from '../../src/util/errors.js';
 import { sharedData } from '../helpers/data.js';
+import { identityVolume, writeNiftiFile } from '../helpers/nifti-files.js';
 
 /** A real 4 x 4 x 3 NIfTI file (uint8, 1 mm) at `path`, folders created. */
 async function tinyNifti(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const volume: Volume = {
-    data: new Uint8Array(48).fill(1, 0, 5),
-    shape: [4, 4, 3],
-    spacingMm: [1, 1, 1],
-    affine: [
-      [1, 0, 0, 0],
-      [0, 1, 0, 0],
-      [0, 0, 1, 0],
-      [0, 0, 0, 1],
-    ],
-    meta: { datatype: 'uint8' },
-  };
-  await writeNifti(volume, path);
+  const data = new Uint8Array(48).fill(1, 0, 5);
+  await writeNiftiFile(path, identityVolume(data, [4, 4, 3], { datatype: 'uint8' }));
 }
 
 interface SplitEntry {
@@ -106,9 +93,7 @@ describe('datasets', () => {
     });
 
     it('finds all 82 cases for fold0 too, since every fold splits the same 82 cases', async () => {
-      const fold1Images = new Set(
-        [...split.fold1.train, ...split.fold1.test].map((e) => e.image),
-      );
+      const fold1Images = new Set([...split.fold1.train, ...split.fold1.test].map((e) => e.image));
       const onlyInFold0 = [...split.fold0.train, ...split.fold0.test].filter(
         (e) => !fold1Images.has(e.image),
       );

@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 
 import { axcodes } from '../../io/affine.js';
@@ -9,7 +8,7 @@ import { reorientToRas } from '../../preprocess/reorient-to-ras.js';
 import { resampleToSpacing } from '../../preprocess/resample.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
-import { parseIndexOption } from './info.js';
+import { parseNonNegativeInteger, parseSpacing } from '../parse-options.js';
 
 /** Options of the `convert` command as commander passes them. */
 export interface ConvertOptions {
@@ -23,24 +22,6 @@ export interface ConvertOptions {
   series?: string;
   /** NIfTI 4D: time point to read. */
   frame?: number;
-}
-
-/**
- * Parses `--spacing`: `X,Y,Z` or one number for isotropic voxels, all positive mm.
- *
- * @throws InvalidArgumentError for anything else.
- */
-export function parseSpacingOption(value: string): Vec3 {
-  const parts = value.split(',').map((p) => p.trim());
-  const numbers = parts.map(Number);
-  if (
-    (parts.length !== 1 && parts.length !== 3) ||
-    parts.some((p) => p === '') ||
-    numbers.some((n) => !Number.isFinite(n) || n <= 0)
-  ) {
-    throw new InvalidArgumentError(`expected X,Y,Z or one size in mm, all > 0, got "${value}".`);
-  }
-  return (numbers.length === 1 ? [numbers[0], numbers[0], numbers[0]] : numbers) as Vec3;
 }
 
 /**
@@ -133,11 +114,11 @@ export function registerConvert(program: Command): void {
     .option(
       '--spacing <x,y,z>',
       'resample to this voxel size in mm (one value: isotropic)',
-      parseSpacingOption,
+      parseSpacing,
     )
     .option('--label-map', 'the input is a label map: nearest neighbour, integer datatype')
     .option('--series <uid>', 'DICOM: series to read, by SeriesInstanceUID or 0-based index')
-    .option('--frame <n>', 'NIfTI 4D: time point to read (0-based)', parseIndexOption)
+    .option('--frame <n>', 'NIfTI 4D: time point to read (0-based)', parseNonNegativeInteger)
     .action(async (input: string, output: string, options: ConvertOptions) => {
       await runConvert(input, output, options);
     });

@@ -14,7 +14,7 @@ import {
 import { evaluateCase, type CasePair, type CaseResult } from '../../metrics/evaluate-cases.js';
 import { listSplitFolds, loadNihSplit } from '../../train/datasets.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
-import { parseLabel } from './evaluate.js';
+import { parseLabel } from '../parse-options.js';
 
 /** Options of `panknet cv` as commander parses them. */
 interface CvFlags {

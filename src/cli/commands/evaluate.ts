@@ -13,6 +13,7 @@ import {
 } from '../../metrics/evaluation-report.js';
 import { PankNetError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
+import { parseLabel } from '../parse-options.js';
 
 /** Options of `panknet evaluate` as commander parses them. */
 interface EvaluateFlags {
@@ -21,24 +22,6 @@ interface EvaluateFlags {
   label?: number;
   json?: boolean;
   csv?: string;
-}
-
-/**
- * Parses `--label`: a non-negative integer.
- *
- * @param text - The flag's value.
- * @returns The label.
- * @throws PankNetError when it is not a non-negative integer.
- */
-export function parseLabel(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) {
-    throw new PankNetError(
-      `--label ${text}: expected a non-negative integer label value, e.g. --label 7 for the ` +
-        'pancreas in TotalSegmentator label maps.',
-    );
-  }
-  return value;
 }
 
 /**

@@ -3,7 +3,6 @@
  * that onnxruntime (or any ONNX runtime) runs, with the checkpoint's metadata inside.
  */
 
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import onnxProto from 'onnx-proto';
 
@@ -12,7 +11,8 @@ import { buildPankNetGraph } from '../../model/architecture.js';
 import { loadCheckpoint, requireWholeCheckpoint } from '../../model/checkpoint.js';
 import { DEFAULT_OPSET, exportOnnx } from '../../onnx/export-onnx.js';
 import { readOnnxMetadata } from '../../onnx/read-onnx-metadata.js';
-import { writeFileAtomic } from '../../onnx/write-atomic.js';
+import { writeFileAtomic } from '../../util/write-atomic.js';
+import { parseNonNegativeInteger } from '../parse-options.js';
 
 const { onnx } = onnxProto;
 
@@ -21,13 +21,6 @@ interface ExportOnnxFlags {
   output: string;
   opset: number;
   dynamicBatch?: boolean;
-}
-
-function parseOpset(value: string): number {
-  if (!/^\d+$/.test(value.trim())) {
-    throw new InvalidArgumentError(`expected a whole number such as ${DEFAULT_OPSET}.`);
-  }
-  return Number(value);
 }
 
 /**
@@ -61,7 +54,11 @@ export function registerExportOnnx(program: Command): void {
     .description('export a trained checkpoint as an ONNX model for onnxruntime')
     .argument('<model-dir>', 'checkpoint folder (or a run folder: its best/ is used)')
     .requiredOption('-o, --output <file>', 'the .onnx file to write')
-    .option('--opset <n>', `ONNX opset, 13 to 21 (default ${DEFAULT_OPSET})`, parseOpset)
+    .option(
+      '--opset <n>',
+      `ONNX opset, 13 to 21 (default ${DEFAULT_OPSET})`,
+      parseNonNegativeInteger,
+    )
     .option('--dynamic-batch', 'symbolic batch N in the input and outputs (default: batch 1)')
     .action(async (path: string, flags: ExportOnnxFlags) => {
       const modelDir = resolveModelDir(path);
@@ -80,7 +77,7 @@ export function registerExportOnnx(program: Command): void {
       });
       // Read back what was built, so that the summary shows what a runtime will see.
       const signature = readOnnxMetadata(bytes, flags.output);
-      await writeFileAtomic(flags.output, bytes);
+      await writeFileAtomic(flags.output, bytes, { createFolder: true, what: 'file' });
 
       const sizeMb = (bytes.length / 1024 / 1024).toFixed(1);
       const batch = signature.batch === null ? 'dynamic (N)' : String(signature.batch);

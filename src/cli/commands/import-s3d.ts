@@ -5,12 +5,12 @@
 
 import { basename } from 'node:path';
 
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 
 import { DEFAULT_PANKNET_OPTIONS } from '../../model/architecture.js';
 import { saveCheckpoint, type CheckpointMeta } from '../../model/checkpoint.js';
 import { importS3d, S3D_FIRST_CONV, type S3dImport } from '../../model/import-s3d.js';
+import { parsePositiveInteger } from '../parse-options.js';
 
 /** Options of `panknet import-s3d`. */
 interface ImportS3dFlags {
@@ -20,13 +20,6 @@ interface ImportS3dFlags {
 
 /** The one part an imported checkpoint holds. */
 const ENCODER_PARTS = ['encoder'];
-
-function parseChannels(value: string): number {
-  if (!/^[1-9]\d*$/.test(value.trim())) {
-    throw new InvalidArgumentError(`expected a whole number from 1, got "${value}".`);
-  }
-  return Number(value);
-}
 
 /**
  * The metadata of an encoder-only checkpoint: the paper's architecture (full width, four taps,
@@ -100,7 +93,12 @@ export function registerImportS3d(program: Command): void {
     .description('import S3D Kinetics-400 weights (S3D_kinetics400.pt) as the PankNet encoder')
     .argument('<checkpoint>', 'PyTorch state dict of S3D (zip or legacy .pt/.pth)')
     .requiredOption('-o, --output <dir>', 'folder to write the encoder-only checkpoint to')
-    .option('--in-channels <n>', 'input channels of the network (1 for CT)', parseChannels, 1)
+    .option(
+      '--in-channels <n>',
+      'input channels of the network (1 for CT)',
+      parsePositiveInteger,
+      1,
+    )
     .action(async (file: string, flags: ImportS3dFlags) => {
       const result = await importS3d(file, { inChannels: flags.inChannels });
       const meta = encoderCheckpointMeta(file, flags.inChannels, result);

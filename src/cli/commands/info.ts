@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 
 import { axcodes, worldGrid } from '../../io/affine.js';
@@ -9,7 +8,7 @@ import type { DicomSeriesSummary } from '../../io/read-dicom.js';
 import { readVolume } from '../../io/read-volume.js';
 import type { Mat4, Volume, VoxelDatatype } from '../../io/volume.js';
 import { InputFileError } from '../../util/errors.js';
-import { log } from '../../util/log.js';
+import { parseNonNegativeInteger } from '../parse-options.js';
 
 /** What `panknet info --json` prints: header geometry, datatype and intensity statistics. */
 export interface VolumeInfo {
@@ -53,14 +52,6 @@ export interface VolumeInfo {
   /** DICOM folders: every series found. */
   series?: DicomSeriesSummary[];
   warnings: string[];
-}
-
-/** Parses a non-negative integer option (`--frame`). */
-export function parseIndexOption(value: string): number {
-  if (!/^\d+$/.test(value.trim())) {
-    throw new InvalidArgumentError(`expected a whole number from 0, got "${value}".`);
-  }
-  return Number(value);
 }
 
 /**
@@ -182,7 +173,6 @@ export async function runInfo(path: string, options: InfoOptions): Promise<Volum
   const volume = await readVolume(path, { series: options.series, frame: options.frame });
   const info = summarizeVolume(volume, path, nifti ? 'nifti' : 'dicom');
   if (series) info.series = series;
-  for (const warning of info.warnings) log.warn(`${path}: ${warning}`);
   process.stdout.write(options.json ? `${JSON.stringify(info, null, 2)}\n` : formatText(info));
   return info;
 }
@@ -195,7 +185,7 @@ export function registerInfo(program: Command): void {
     .argument('<path>', 'NIfTI file (.nii, .nii.gz), DICOM folder or DICOM file')
     .option('--json', 'print one JSON object')
     .option('--series <uid>', 'DICOM: series to read, by SeriesInstanceUID or 0-based index')
-    .option('--frame <n>', 'NIfTI 4D: time point to read (0-based)', parseIndexOption)
+    .option('--frame <n>', 'NIfTI 4D: time point to read (0-based)', parseNonNegativeInteger)
     .action(async (path: string, options: InfoOptions) => {
       await runInfo(path, options);
     });

@@ -1,7 +1,7 @@
-import { mkdir, readdir, stat, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { buildVolumePayload } from '../../display/volume-payload.js';
@@ -14,6 +14,8 @@ import type { Volume } from '../../io/volume.js';
 import { writeNifti } from '../../io/write-nifti.js';
 import type { BackendName } from '../../backend/select-backend.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/write-atomic.js';
+import { backendOption, parseFraction, parseNonNegativeInteger } from '../parse-options.js';
 import { createProgressBar } from '../progress.js';
 import { caseId } from '../../metrics/index.js';
 
@@ -32,20 +34,6 @@ interface PredictFlags {
   series?: string;
   frame?: number;
   threshold: number;
-}
-
-function parseFraction(value: string): number {
-  const number = Number(value);
-  if (!(number >= 0 && number < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
-  return number;
-}
-
-function parsePositiveInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) {
-    throw new InvalidArgumentError('expected a non-negative integer.');
-  }
-  return number;
 }
 
 const NIFTI = /\.nii(\.gz)?$/i;
@@ -72,13 +60,6 @@ function formatTimings(result: PredictVolumeResult, readMs: number, writeMs: num
   return Object.entries(stages)
     .map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`)
     .join(', ');
-}
-
-/** Writes a PNG through a temp file and rename. */
-async function writePngAtomic(path: string, png: Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, png);
-  await rename(tmp, path);
 }
 
 async function predictOne(
@@ -119,7 +100,7 @@ async function predictOne(
   }
   if (flags.preview) {
     const payload = buildVolumePayload(volume, { mask: result.mask, window: 'abdomen' });
-    await writePngAtomic(flags.preview, volumePng(payload));
+    await writeFileAtomic(flags.preview, volumePng(payload));
   }
   const writeMs = performance.now() - started;
   process.stdout.write(
@@ -148,18 +129,11 @@ export function registerPredict(program: Command): void {
         .choices(['auto', 'onnx', 'tfjs'])
         .default('auto'),
     )
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend').choices([
-        'tensorflow-gpu',
-        'tensorflow',
-        'wasm',
-        'cpu',
-      ]),
-    )
-    .option('--batch <n>', 'windows per engine call', parsePositiveInteger)
+    .addOption(backendOption())
+    .option('--batch <n>', 'windows per engine call', parseNonNegativeInteger)
     .option('--preview <file.png>', 'quick-look PNG: three planes through the mask')
     .option('--series <uid|index>', 'DICOM series to read when a folder holds several')
-    .option('--frame <n>', 'time point of a 4D NIfTI', parsePositiveInteger)
+    .option('--frame <n>', 'time point of a 4D NIfTI', parseNonNegativeInteger)
     .action(async (input: string, flags: PredictFlags) => {
       // The engines load only here, so that the other commands start without them.
       const { loadModel } = await import('../../infer/load-model.js');

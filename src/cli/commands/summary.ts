@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import {
   buildPankNetGraph,
@@ -7,18 +7,7 @@ import {
   type Triple,
 } from '../../model/architecture.js';
 import { loadCheckpoint } from '../../model/checkpoint.js';
-import { ShapeError } from '../../util/errors.js';
-
-function parsePatch(text: string): Triple {
-  const parts = text.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 3 || parts.some((v) => !Number.isInteger(v) || v <= 0)) {
-    throw new ShapeError(
-      `--patch "${text}": expected three positive integers X,Y,Z (e.g. 128,128,48).`,
-    );
-  }
-  // X,Y,Z (columns, rows, slices) on the command line; [D, H, W] inside.
-  return [parts[2]!, parts[1]!, parts[0]!];
-}
+import { parsePatch, parsePositiveNumber } from '../parse-options.js';
 
 /**
  * Registers `panknet summary [--model DIR] [--width W] [--patch X,Y,Z]`: parameters per part
@@ -29,16 +18,16 @@ export function registerSummary(program: Command): void {
     .command('summary')
     .description('print PankNet parameter counts per part and tap/map shapes')
     .option('--model <dir>', 'checkpoint folder whose architecture to describe')
-    .option('--width <w>', 'encoder and decoder channel multiplier', '1')
-    .option('--patch <x,y,z>', 'patch size in voxels: columns, rows, slices', '128,128,48')
-    .action((opts: { model?: string; width: string; patch: string }) => {
-      let options: Partial<PankNetOptions>;
-      if (opts.model) {
-        options = loadCheckpoint(opts.model).manifest.architecture;
-      } else {
-        const width = Number(opts.width);
-        options = { encoderWidth: width, decoderWidth: width, patch: parsePatch(opts.patch) };
-      }
+    .option('--width <w>', 'encoder and decoder channel multiplier', parsePositiveNumber, 1)
+    .addOption(
+      new Option('--patch <x,y,z>', 'patch size in voxels: columns, rows, slices')
+        .argParser(parsePatch)
+        .default([48, 128, 128] as Triple, '128,128,48'),
+    )
+    .action((opts: { model?: string; width: number; patch: Triple }) => {
+      const options: Partial<PankNetOptions> = opts.model
+        ? loadCheckpoint(opts.model).manifest.architecture
+        : { encoderWidth: opts.width, decoderWidth: opts.width, patch: opts.patch };
       const graph = buildPankNetGraph(options);
       const counts = countParameters(graph.parameters);
       let total = 0;

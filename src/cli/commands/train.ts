@@ -1,10 +1,18 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import type { BackendName } from '../../backend/select-backend.js';
 import type { Triple } from '../../model/architecture.js';
 import type { Modality } from '../../preprocess/prepare-for-network.js';
 import { loadDataset, loadNihSplit } from '../../train/datasets.js';
+import {
+  backendOption,
+  parseNonNegativeInteger,
+  parsePatch,
+  parsePositiveNumber,
+  parseSpacing,
+  positiveNumberList,
+} from '../parse-options.js';
 import { createProgressBar } from '../progress.js';
 
 interface TrainFlags {
@@ -29,36 +37,6 @@ interface TrainFlags {
   backend?: BackendName;
 }
 
-function parseNumbers(count: number, what: string): (value: string) => number[] {
-  return (value) => {
-    const numbers = value.split(',').map(Number);
-    if (numbers.length !== count || numbers.some((n) => !Number.isFinite(n) || n <= 0)) {
-      throw new InvalidArgumentError(`expected ${count} positive numbers (${what}).`);
-    }
-    return numbers;
-  };
-}
-
-function parseInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) {
-    throw new InvalidArgumentError('expected a non-negative integer.');
-  }
-  return number;
-}
-
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!(number > 0)) throw new InvalidArgumentError('expected a positive number.');
-  return number;
-}
-
-/** `--patch X,Y,Z` (x, y, slices) as the network's `[D, H, W]`. */
-function parsePatch(value: string): Triple {
-  const [x, y, z] = parseNumbers(3, 'x,y,slices')(value) as Triple;
-  return [z, y, x];
-}
-
 /** Registers `panknet train`. */
 export function registerTrain(program: Command): void {
   program
@@ -71,43 +49,46 @@ export function registerTrain(program: Command): void {
     )
     .requiredOption('--out <dir>', 'run folder: metrics.jsonl, last/, best/, cache/')
     .option('--split <file>', 'k-fold split JSON (NIH Pancreas-CT); needs --fold')
-    .option('--fold <k>', 'fold of the split (as numbered in the file)', parseInteger)
-    .option('--epochs <n>', 'total epochs (a resumed run continues up to it)', parseInteger, 100)
+    .option('--fold <k>', 'fold of the split (as numbered in the file)', parseNonNegativeInteger)
+    .option(
+      '--epochs <n>',
+      'total epochs (a resumed run continues up to it)',
+      parseNonNegativeInteger,
+      100,
+    )
     .option('--resume', 'continue from <out>/last with the same optimizer and random stream')
     .option(
       '--width <w>',
       'decoder (and, without --encoder-width, encoder) width',
-      parsePositive,
+      parsePositiveNumber,
       1,
     )
-    .option('--encoder-width <w>', 'encoder width (1 to use S3D weights)', parsePositive)
+    .option('--encoder-width <w>', 'encoder width (1 to use S3D weights)', parsePositiveNumber)
     .option('--patch <x,y,z>', 'patch size: x, y, slices', parsePatch, [48, 128, 128] as Triple)
-    .option('--batch <n>', 'patches per step', parseInteger, 2)
-    .option('--steps <n>', 'steps per epoch (default: cases / batch)', parseInteger)
+    .option('--batch <n>', 'patches per step', parseNonNegativeInteger, 2)
+    .option('--steps <n>', 'steps per epoch (default: cases / batch)', parseNonNegativeInteger)
     .option('--encoder-weights <dir>', 'encoder checkpoint from `panknet import-s3d`')
     .addOption(new Option('--modality <kind>', 'image kind').choices(['ct', 'mri']).default('ct'))
-    .option('--spacing <x,y,z>', 'target spacing in mm', parseNumbers(3, 'mm'), [1, 1, 1])
+    .option('--spacing <x,y,z>', 'target spacing in mm', parseSpacing, [1, 1, 1])
     .option(
       '--lr <from,to>',
       'learning rate, cosine decay',
-      parseNumbers(2, 'from,to'),
+      positiveNumberList(2, 'from,to'),
       [1e-3, 1e-4],
     )
-    .option('--validate-every <n>', 'validation interval in epochs (0: off)', parseInteger, 5)
-    .option('--seed <n>', 'random seed', parseInteger, 0)
+    .option(
+      '--validate-every <n>',
+      'validation interval in epochs (0: off)',
+      parseNonNegativeInteger,
+      5,
+    )
+    .option('--seed <n>', 'random seed', parseNonNegativeInteger, 0)
     .addOption(
       new Option('--tumour <how>', 'MSD tumour label')
         .choices(['merge', 'separate'])
         .default('merge'),
     )
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend').choices([
-        'tensorflow-gpu',
-        'tensorflow',
-        'wasm',
-        'cpu',
-      ]),
-    )
+    .addOption(backendOption())
     .action(async (flags: TrainFlags) => {
       const dataset = flags.split
         ? await loadNihSplit(flags.split, { fold: flags.fold ?? 0, dataRoot: flags.data })
@@ -157,7 +138,11 @@ export function registerTrain(program: Command): void {
           onProgress: progress.onProgress,
           onEpoch: (row) => {
             progress.stop();
-            const maps = row.dice_maps.map((d) => d.toFixed(3)).join(' ');
+            const maps = [1, 2, 3, 4]
+              .map((tap) => row[`dice_map${tap}` as keyof typeof row])
+              .filter((d): d is number => typeof d === 'number')
+              .map((d) => d.toFixed(3))
+              .join(' ');
             const validation =
               row.val_dice === undefined ? '' : `, val Dice ${row.val_dice.toFixed(3)}`;
             process.stdout.write(

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { InvalidArgumentError } from 'commander';
@@ -13,6 +13,8 @@ import type { WindowPresetName } from '../../display/window.js';
 import { readVolume } from '../../io/read-volume.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
+import { writeFileAtomic } from '../../util/write-atomic.js';
+import { parsePositiveInteger } from '../parse-options.js';
 
 /** Options of the `view` command as commander passes them. */
 export interface ViewOptions {
@@ -117,12 +119,9 @@ export async function runView(image: string, options: ViewOptions): Promise<void
   const html = viewerHtml(jsonForScript(payload), script);
 
   const output = resolve(options.output);
-  const temporary = join(dirname(output), `.${process.pid}-${Date.now()}.view.tmp`);
   try {
-    await writeFile(temporary, html);
-    await rename(temporary, output);
+    await writeFileAtomic(output, html);
   } catch (cause) {
-    await rm(temporary, { force: true });
     throw new PankNetError(
       `view: cannot write ${options.output}: ${(cause as Error).message}. ` +
         'Check that the folder exists and is writable.',
@@ -138,13 +137,6 @@ function parseWindow(value: string): WindowPresetName | 'auto' {
   throw new InvalidArgumentError(`expected one of ${names}, got "${value}".`);
 }
 
-function parseCount(value: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
-    throw new InvalidArgumentError(`expected a whole number from 1, got "${value}".`);
-  }
-  return Number(value);
-}
-
 /** Registers `panknet view IMAGE [--mask M] [-o view.html]`. */
 export function registerView(program: Command): void {
   program
@@ -154,7 +146,11 @@ export function registerView(program: Command): void {
     .option('--mask <file>', 'label mask on the same grid, drawn in colour')
     .option('-o, --output <file>', 'HTML file to write', 'view.html')
     .option('--window <preset>', 'initial window: abdomen, pancreas, bone or auto', parseWindow)
-    .option('--max-voxels <n>', 'downsample above this many voxels (default 4000000)', parseCount)
+    .option(
+      '--max-voxels <n>',
+      'downsample above this many voxels (default 4000000)',
+      parsePositiveInteger,
+    )
     .option('--series <uid|index>', 'DICOM series to show')
     .action(async (image: string, options: ViewOptions) => runView(image, options));
 }
