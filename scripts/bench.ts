@@ -12,6 +12,8 @@
  * tfjs on wasm takes seconds per window even at small widths, so by default its whole-CT time is
  * an estimate: `--tfjs-samples` (6) real windows timed, times the window count, marked ESTIMATE
  * in the table; `--tfjs-full` runs its whole predictVolume instead.
+ * `--torch-estimate`: PyTorch's whole-CT time is one window's time (best of 3) times the
+ *   window count, marked ESTIMATE, instead of its sliding window (slow on a loaded machine).
  * `--quick`: forward at width 0.25, 1 repeat; whole CT at 2 and 1.6 mm, width 0.125.
  * Every engine runs in its own child process, so each peak RSS is that engine's alone.
  *
@@ -329,6 +331,19 @@ interface PredictOptions {
   /** Run tfjs over the whole CT instead of timing `tfjsSamples` windows. */
   tfjsFull: boolean;
   tfjsSamples: number;
+  /** PyTorch: one window timed times the window count, instead of its sliding window. */
+  torchEstimate: boolean;
+}
+
+/** result.json of scripts/bench-sliding-window.py. */
+interface TorchSliding {
+  seconds: number;
+  windows: number;
+  max_rss_kb: number;
+  threads: number;
+  pancreas_mean: number;
+  /** Set when the time is an estimate: ms of one window. */
+  estimateMs?: number;
 }
 
 async function predictSection(
@@ -358,30 +373,49 @@ async function predictSection(
   const mvox = prepared.shape.reduce((a, b) => a * b, 1) / 1e6;
   const test = `predict ${[...prepared.shape].reverse().join('x')} @${spacingMm} mm w${width}`;
 
-  const args = [SLIDING_SCRIPT, torchDir, '--overlap', String(overlap), '--threads', `${threads}`];
-  const py = spawnSync(TORCH_PYTHON, args, { encoding: 'utf8' });
-  if (py.status !== 0) throw new Error(`PyTorch sliding window failed: ${py.stderr}`);
-  const torch = JSON.parse(readFileSync(join(torchDir, 'result.json'), 'utf8')) as {
-    seconds: number;
-    windows: number;
-    max_rss_kb: number;
-    threads: number;
-    pancreas_mean: number;
-  };
+  const rows: BenchRow[] = [];
+  let torch: TorchSliding;
+  if (!options.torchEstimate) {
+    const args = [SLIDING_SCRIPT, torchDir, '--overlap', `${overlap}`, '--threads', `${threads}`];
+    const py = spawnSync(TORCH_PYTHON, args, { encoding: 'utf8' });
+    if (py.status !== 0) throw new Error(`PyTorch sliding window failed: ${py.stderr}`);
+    torch = JSON.parse(readFileSync(join(torchDir, 'result.json'), 'utf8')) as TorchSliding;
+  } else {
+    // Estimate: best forward of one window (of 3) times the number of windows.
+    const window = seededInput(graph, 1, 2);
+    const run = runTorchReference(graph, stateDict, window, 1, { repeats: 4, threads });
+    const [sd, sh, sw] = prepared.shape;
+    const [pd, ph, pw] = graph.options.patch;
+    const windows =
+      windowStarts(sd, pd, overlap).length *
+      windowStarts(sh, ph, overlap).length *
+      windowStarts(sw, pw, overlap).length;
+    const bestMs = Math.min(...run.forwardMs.slice(1));
+    torch = {
+      seconds: (bestMs * windows) / 1000,
+      windows,
+      max_rss_kb: run.maxRssKb,
+      threads: run.threads,
+      pancreas_mean: NaN,
+      estimateMs: bestMs,
+    };
+  }
   process.stderr.write(`  ${test}: pytorch ${torch.seconds.toFixed(1)} s\n`);
-  const rows: BenchRow[] = [
-    {
-      test,
-      engine: `pytorch cpu (${torch.threads} threads)`,
-      time: torch.seconds,
-      unit: 's',
-      speedVsTorch: 1,
-      windowsPerSecond: torch.windows / torch.seconds,
-      secondsPerMvox: torch.seconds / mvox,
-      maxRssMb: torch.max_rss_kb / 1024,
-      note: `${torch.windows} windows, overlap ${overlap}; window loop only`,
-    },
-  ];
+  rows.push({
+    test,
+    engine: `pytorch cpu (${torch.threads} threads)`,
+    time: torch.seconds,
+    unit: 's',
+    speedVsTorch: 1,
+    windowsPerSecond: torch.windows / torch.seconds,
+    secondsPerMvox: torch.seconds / mvox,
+    maxRssMb: torch.max_rss_kb / 1024,
+    note:
+      torch.estimateMs === undefined
+        ? `${torch.windows} windows, overlap ${overlap}; window loop only`
+        : `ESTIMATE: ${torch.estimateMs.toFixed(0)} ms per window (best of 3) x ` +
+          `${torch.windows} windows; RSS of one window`,
+  });
   const onnx = inChild({ kind: 'predict', engine: 'onnx', modelDir, spacingMm, overlap, threads });
   const tfjs = options.tfjsFull
     ? inChild({ kind: 'predict', engine: 'tfjs', modelDir, spacingMm, overlap, threads })
@@ -403,7 +437,9 @@ async function predictSection(
           `${r.windows} windows; RSS of that run`
         : `${r.windows} windows; whole predictVolume ${(r.totalMs! / 1000).toFixed(1)} s; ` +
           `mean p ${r.pancreasMean!.toFixed(3)} on the CT grid ` +
-          `(PyTorch ${torch.pancreas_mean.toFixed(3)} on the network grid)`,
+          (Number.isNaN(torch.pancreas_mean)
+            ? ''
+            : `(PyTorch ${torch.pancreas_mean.toFixed(3)} on the network grid)`),
     });
     process.stderr.write(`  ${test}: ${r.engineName} ${seconds.toFixed(1)} s\n`);
   }
@@ -470,6 +506,7 @@ async function main(): Promise<void> {
       overlap,
       tfjsFull: process.argv.includes('--tfjs-full'),
       tfjsSamples: numberFlag('tfjs-samples', quick ? 2 : 6),
+      torchEstimate: process.argv.includes('--torch-estimate'),
     };
     if (sections.includes('predict')) rows.push(...(await predictSection(work, spacing, predict)));
     if (sections.includes('grow')) rows.push(...(await predictSection(work, growSpacing, predict)));

@@ -255,8 +255,7 @@ export function mountSliceViewer(element: HTMLElement, payload: VolumePayload): 
     const world = worldOfVoxel(affine, ijk).map((v) => v.toFixed(1));
     const label = mask ? ` mask ${mask[index]}` : '';
     probe.textContent =
-      `voxel (${ijk.join(', ')}) = ${valueText(index)}${label}; ` +
-      `RAS (${world.join(', ')}) mm`;
+      `voxel (${ijk.join(', ')}) = ${valueText(index)}${label}; ` + `RAS (${world.join(', ')}) mm`;
   }
 
   let drag: Drag | undefined;

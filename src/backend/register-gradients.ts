@@ -19,11 +19,13 @@ tf.registerGradient({
     const [images] = saved as [tf.Tensor4D];
     return {
       images: () => {
-        const dx = tf.engine().runKernel(
-          tf.ResizeBilinearGrad,
-          { dy: dy as tf.Tensor, images },
-          attrs as unknown as tf.NamedAttrMap,
-        ) as tf.Tensor;
+        const dx = tf
+          .engine()
+          .runKernel(
+            tf.ResizeBilinearGrad,
+            { dy: dy as tf.Tensor, images },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor;
         return tf.reshape(dx, images.shape);
       },
     };

@@ -129,8 +129,7 @@ export function volumePng(payload: VolumePayload): Buffer {
   const { shape, spacingMm, axisCodes } = payload.grid;
   const grey = softTissueBytes(payload);
   const mask = payload.mask === undefined ? undefined : fromBase64(payload.mask.data);
-  const centre =
-    (mask && maskCentre(mask, shape)) ?? (shape.map((n) => Math.floor(n / 2)) as Vec3);
+  const centre = (mask && maskCentre(mask, shape)) ?? (shape.map((n) => Math.floor(n / 2)) as Vec3);
   const mmPerPixel = mmPerPixelFor(payload);
   const geometries = PLANES.map((plane) => planeGeometry(plane, shape, spacingMm, axisCodes));
   const sizes = geometries.map((g) => panelSize(g, mmPerPixel));
@@ -200,7 +199,12 @@ function drawLine(canvas: Canvas, x0: number, y0: number, x1: number, y1: number
   for (let s = 0; s <= steps; s++) {
     const x = Math.round(x0 + ((x1 - x0) * s) / steps);
     const y = Math.round(y0 + ((y1 - y0) * s) / steps);
-    for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+    for (const [dx, dy] of [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]) {
       const px = x + dx;
       const py = y + dy;
       if (px < 0 || py < 0 || px >= canvas.width || py >= canvas.height) continue;

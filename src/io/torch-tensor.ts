@@ -23,13 +23,7 @@ export type TorchDType =
  * Int8Array, and Uint8Array for uint8 and bool (0 or 1).
  */
 export type TorchData =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+  Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** One tensor of a checkpoint, contiguous in row-major (C) order. */
 export interface TorchTensor {

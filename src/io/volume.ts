@@ -16,14 +16,7 @@ export type VoxelArray =
 
 /** Datatype names as used in `info --json` and NIfTI headers. */
 export type VoxelDatatype =
-  | 'uint8'
-  | 'int8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'float32'
-  | 'float64';
+  'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 
 /** A 4x4 matrix as four rows of four numbers. */
 export type Mat4 = [

@@ -5,8 +5,6 @@
  * inference needs (patch, spacing, normalisation, labels, architecture, weights digest).
  */
 
-import { readFileSync } from 'node:fs';
-
 import onnxProto from 'onnx-proto';
 
 import type { GraphNode, PankNetGraph, PankNetOptions, Triple } from '../model/architecture.js';
@@ -14,6 +12,7 @@ import { foldBatchNorm } from '../model/fold-batch-norm.js';
 import { checkStateDict } from '../model/state-dict.js';
 import type { StateDict } from '../model/state-dict.js';
 import { UnsupportedError } from '../util/errors.js';
+import { panknetVersion } from '../util/version.js';
 import { littleEndianBytes, stateDictSha256 } from './state-dict.js';
 
 const { onnx } = onnxProto;
@@ -92,18 +91,6 @@ export interface OnnxExportOptions {
    * nodes instead; it exists to prove the folding exact and is slower to run.
    */
   foldBatchNorm?: boolean;
-}
-
-/**
- * The PankNet version from the package.json of this installation.
- *
- * @returns The `version` field, e.g. `0.1.0`.
- */
-export function panknetVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  const parsed: unknown = JSON.parse(text);
-  const version = (parsed as { version?: unknown }).version;
-  return typeof version === 'string' ? version : '0.0.0';
 }
 
 /** IR version that goes with an opset (onnx/helper.py's table: 8 up to opset 18). */
@@ -264,21 +251,28 @@ export function exportOnnx(
         emit(node, 'Softmax', [nameOf(node.input)], [int('axis', 1)]);
         break;
       case 'maxpool':
-        emit(node, 'MaxPool', [nameOf(node.input)], [
-          ints('kernel_shape', node.kernel),
-          ints('strides', node.stride),
-          ints('pads', [...node.pad, ...node.pad]),
-        ]);
+        emit(
+          node,
+          'MaxPool',
+          [nameOf(node.input)],
+          [
+            ints('kernel_shape', node.kernel),
+            ints('strides', node.stride),
+            ints('pads', [...node.pad, ...node.pad]),
+          ],
+        );
         break;
       case 'concat':
         emit(node, 'Concat', node.inputs.map(nameOf), [int('axis', 1)]);
         break;
       case 'upsample': {
         const scales = constant(`${node.id}.scales`, [5], [1, 1, ...node.scale]);
-        emit(node, 'Resize', [nameOf(node.input), '', scales], [
-          text('mode', 'linear'),
-          text('coordinate_transformation_mode', 'align_corners'),
-        ]);
+        emit(
+          node,
+          'Resize',
+          [nameOf(node.input), '', scales],
+          [text('mode', 'linear'), text('coordinate_transformation_mode', 'align_corners')],
+        );
         break;
       }
     }

@@ -23,6 +23,7 @@ import { PankNetError, WeightsError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/log.js';
 import { log } from '../util/log.js';
 import { RandomStream, type RandomState } from '../util/random.js';
+import { panknetVersion } from '../util/version.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { Adam } from './adam.js';
 import { loadTrainingCase } from './case-cache.js';
@@ -202,6 +203,24 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
     },
     labels: { '0': 'background', '1': 'pancreas' },
   };
+  const steps = options.stepsPerEpoch ?? Math.max(1, Math.floor(dataset.train.length / batchSize));
+  // Provenance recorded with every checkpoint: data, recipe, backend and versions.
+  const provenance = {
+    data: {
+      layout: dataset.layout,
+      train: dataset.train.map((pair) => pair.id),
+      validation: validation.map((pair) => pair.id),
+    },
+    recipe: {
+      epochs: options.epochs,
+      batchSize,
+      steps,
+      learningRate: schedule,
+      seed: options.seed,
+    },
+    backend: tf.getBackend(),
+    versions: { panknet: panknetVersion(), tfjs: tf.version_core },
+  };
 
   // Cases are prepared once (cached on disk) and kept in memory up to a few at a time.
   const memory = new Map<string, TrainingCase>();
@@ -216,7 +235,6 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
 
   const startEpoch = (state?.epoch ?? 0) + 1;
   let bestScore = state?.bestScore ?? -Infinity;
-  const steps = options.stepsPerEpoch ?? Math.max(1, Math.floor(dataset.train.length / batchSize));
   const history: EpochMetrics[] = [];
   const validationEngine = new TfjsEngine(net);
   let stopped = false;
@@ -275,11 +293,14 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
       bestScore = Math.max(bestScore, score);
       saveCheckpoint(join(runDir, 'best'), stateDict, {
         ...meta,
-        training: { epoch, score, val_dice: row.val_dice, loss: row.loss },
+        training: { ...provenance, epoch, score, val_dice: row.val_dice, loss: row.loss },
       });
     }
     await writeFolderAtomically(join(runDir, 'last'), async (tmp) => {
-      saveCheckpoint(join(tmp, 'model'), stateDict, { ...meta, training: { epoch } });
+      saveCheckpoint(join(tmp, 'model'), stateDict, {
+        ...meta,
+        training: { ...provenance, epoch, loss: row.loss },
+      });
       const moments = adam.stateDict();
       const { index, bytes } = packStateDict(moments);
       await writeFile(join(tmp, 'optimizer.bin'), bytes);

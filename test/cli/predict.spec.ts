@@ -123,6 +123,15 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
     assert.deepEqual(readdirSync(out).sort(), ['a.nii.gz', 'b.nii.gz']);
   });
 
+  it('uses the shipped demo model without --model and says so', async () => {
+    const small = sharedData('ct-abdomen-3mm-30slices.nii.gz');
+    const out = join(dir, 'demo.nii.gz');
+    const result = runCli(['predict', small, '-o', out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /model: the demo model \(no --model given\)/);
+    assert.deepEqual((await readNifti(out)).shape, (await readNifti(small)).shape);
+  });
+
   it('refuses a folder without a checkpoint with exit code 2 and one error line', () => {
     const result = runCli(['predict', ct, '-o', join(dir, 'x.nii.gz'), '--model', dir]);
     assert.equal(result.code, 2);

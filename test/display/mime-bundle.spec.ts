@@ -34,10 +34,28 @@ describe('mimeBundle', () => {
     assert.ok(DECODERS_MIME in decoders);
     assert.match(decoders['text/plain'], /fused: 1 voxels with p >= 0.5, max p 0\.90/);
     const rows = [
-      { epoch: 1, loss: 4, lr: 1e-3, dice_map1: 0.1, dice_map2: 0.2, dice_map3: 0.3,
-        dice_map4: 0.4, dice_fused: 0.5, val_dice: null },
-      { epoch: 5, loss: 3, lr: 5e-4, dice_map1: 0.2, dice_map2: 0.3, dice_map3: 0.4,
-        dice_map4: 0.5, dice_fused: 0.6, val_dice: 0.55 },
+      {
+        epoch: 1,
+        loss: 4,
+        lr: 1e-3,
+        dice_map1: 0.1,
+        dice_map2: 0.2,
+        dice_map3: 0.3,
+        dice_map4: 0.4,
+        dice_fused: 0.5,
+        val_dice: null,
+      },
+      {
+        epoch: 5,
+        loss: 3,
+        lr: 5e-4,
+        dice_map1: 0.2,
+        dice_map2: 0.3,
+        dice_map3: 0.4,
+        dice_map4: 0.5,
+        dice_fused: 0.6,
+        val_dice: 0.55,
+      },
     ];
     const training = mimeBundle(buildTrainingPayload(rows));
     assert.ok(TRAINING_MIME in training);
@@ -68,10 +86,27 @@ describe('buildDecodersPayload', () => {
 describe('buildTrainingPayload', () => {
   it('turns rows into columns with NaN and missing values as null', () => {
     const payload = buildTrainingPayload([
-      { epoch: 1, loss: Number.NaN, lr: 1e-3, dice_map1: 0.1, dice_map2: 0.2, dice_map3: 0.3,
-        dice_map4: 0.4, dice_fused: 0.5 },
-      { epoch: 2, loss: 2.5, lr: 1e-3, dice_map1: 0.2, dice_map2: 0.3, dice_map3: 0.4,
-        dice_map4: 0.5, dice_fused: 0.6, val_dice: 0.45 },
+      {
+        epoch: 1,
+        loss: Number.NaN,
+        lr: 1e-3,
+        dice_map1: 0.1,
+        dice_map2: 0.2,
+        dice_map3: 0.3,
+        dice_map4: 0.4,
+        dice_fused: 0.5,
+      },
+      {
+        epoch: 2,
+        loss: 2.5,
+        lr: 1e-3,
+        dice_map1: 0.2,
+        dice_map2: 0.3,
+        dice_map3: 0.4,
+        dice_map4: 0.5,
+        dice_fused: 0.6,
+        val_dice: 0.45,
+      },
     ]);
     assert.deepEqual(payload.epoch, [1, 2]);
     assert.deepEqual(payload.loss, [null, 2.5]);
@@ -84,8 +119,16 @@ describe('buildTrainingPayload', () => {
     assert.throws(
       () =>
         buildTrainingPayload([
-          { epoch: Number.NaN, loss: 1, lr: 1, dice_map1: 0, dice_map2: 0, dice_map3: 0,
-            dice_map4: 0, dice_fused: 0 },
+          {
+            epoch: Number.NaN,
+            loss: 1,
+            lr: 1,
+            dice_map1: 0,
+            dice_map2: 0,
+            dice_map3: 0,
+            dice_map4: 0,
+            dice_fused: 0,
+          },
         ]),
       (error: unknown) =>
         error instanceof ShapeError && /rows\[0\]\.epoch is NaN/.test(error.message),

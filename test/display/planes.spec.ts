@@ -5,10 +5,25 @@ import type { Mat4 } from '../../src/io/volume.js';
 
 describe('axisCodesOf', () => {
   it('reads RAS, LPS and a permuted grid like nibabel aff2axcodes', () => {
-    const ras: Mat4 = [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]];
-    const lps: Mat4 = [[-0.7, 0, 0, 0], [0, -0.7, 0, 0], [0, 0, 2.5, 0], [0, 0, 0, 1]];
+    const ras: Mat4 = [
+      [3, 0, 0, 0],
+      [0, 3, 0, 0],
+      [0, 0, 3, 0],
+      [0, 0, 0, 1],
+    ];
+    const lps: Mat4 = [
+      [-0.7, 0, 0, 0],
+      [0, -0.7, 0, 0],
+      [0, 0, 2.5, 0],
+      [0, 0, 0, 1],
+    ];
     // i runs inferior, j runs right, k runs posterior (a sagittal-like acquisition).
-    const permuted: Mat4 = [[0, 1, 0, 0], [0, 0, -1, 0], [-1, 0, 0, 0], [0, 0, 0, 1]];
+    const permuted: Mat4 = [
+      [0, 1, 0, 0],
+      [0, 0, -1, 0],
+      [-1, 0, 0, 0],
+      [0, 0, 0, 1],
+    ];
     assert.deepEqual(axisCodesOf(ras), ['R', 'A', 'S']);
     assert.deepEqual(axisCodesOf(lps), ['L', 'P', 'S']);
     assert.deepEqual(axisCodesOf(permuted), ['I', 'R', 'P']);

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,7 +20,44 @@ import {
   stderrOf,
 } from '../helpers/jupyter.js';
 
+const VOLUME_MIME = 'application/vnd.panknet.volume+json';
+const DECODERS_MIME = 'application/vnd.panknet.decoders+json';
 const TRAINING_MIME = 'application/vnd.panknet.training+json';
+const PNG_MIME = 'image/png';
+const TEXT_MIME = 'text/plain';
+
+/** What an executed tutorial must hold in its display outputs. */
+interface ExpectedOutputs {
+  /** MIME types that must each appear in at least one display output. */
+  mimes: string[];
+  /**
+   * A MIME type shown once and then redrawn in place with `show.update` (update_display_data):
+   * the notebook holds exactly one output of it, whose epochs are every epoch the notebook
+   * printed as `epoch N:` (more than one, so at least one update arrived and was applied).
+   */
+  updatedInPlace?: string;
+}
+
+/**
+ * The outputs each tutorial must emit, read off its cells: every `show.*` call sends the PankNet
+ * payload, a PNG fallback and a text summary. A notebook missing here fails: add it.
+ */
+const EXPECTED: Record<string, ExpectedOutputs> = {
+  // show.volume of the CT, of the predicted mask, of the agreement labels.
+  '01-quickstart.ipynb': { mimes: [VOLUME_MIME, PNG_MIME, TEXT_MIME] },
+  // show.volume of the window and the taps, show.decoders, show.volume of the disagreement.
+  '02-hierarchical-features.ipynb': { mimes: [VOLUME_MIME, DECODERS_MIME, PNG_MIME, TEXT_MIME] },
+  // show.training at epoch 1, then show.update at every later epoch, across two cells.
+  '03-training.ipynb': {
+    mimes: [TRAINING_MIME, PNG_MIME, TEXT_MIME],
+    updatedInPlace: TRAINING_MIME,
+  },
+  // show.volume of the erosion / dilation rings.
+  '04-evaluation.ipynb': { mimes: [VOLUME_MIME, PNG_MIME, TEXT_MIME] },
+};
+
+/** Executed tutorials are kept here (with outputs) for a person or CI to look at. */
+const ARTIFACTS_DIR = join(PROJECT_ROOT, 'test-artifacts', 'notebooks');
 
 /** Seconds one tutorial may take top to bottom on the 2-core machine, and one cell of it. */
 const NOTEBOOK_TIMEOUT_S = 600;
@@ -69,6 +114,72 @@ interface TrainingSeen {
 
 function payloadIn(output: Record<string, unknown>): TrainingSeen {
   return (output.data as Record<string, TrainingSeen>)[TRAINING_MIME];
+}
+
+/** Outputs of the notebook that carry data (display_data, execute_result). */
+function dataOutputs(
+  result: NotebookResult,
+): Array<{ cell: number; data: Record<string, unknown> }> {
+  return result.cells.flatMap((cell) =>
+    cell.outputs
+      .filter((output) => typeof output.data === 'object' && output.data !== null)
+      .map((output) => ({ cell: cell.index, data: output.data as Record<string, unknown> })),
+  );
+}
+
+/** Checks an executed notebook against what it must emit; the message names what is missing. */
+function checkOutputs(
+  name: string,
+  result: NotebookResult,
+  expected: ExpectedOutputs,
+  where: string,
+): void {
+  const outputs = dataOutputs(result);
+  const found = new Set(outputs.flatMap((output) => Object.keys(output.data)));
+  const missing = expected.mimes.filter((mime) => !found.has(mime));
+  assert.deepEqual(
+    missing,
+    [],
+    `${name} emitted no ${missing.join(', ')} output (found: ${[...found].join(', ') || 'none'})` +
+      where,
+  );
+  if (expected.updatedInPlace === undefined) return;
+
+  const mime = expected.updatedInPlace;
+  const holders = outputs.filter((output) => mime in output.data);
+  const cells = holders.map((output) => output.cell).join(', ');
+  assert.equal(
+    holders.length,
+    1,
+    `${name}: expected one ${mime} output redrawn in place, found ${holders.length} ` +
+      `(cells ${cells}); show.update must reuse the display id` +
+      where,
+  );
+  const stored = holders[0].data[mime];
+  const payload = (typeof stored === 'string' ? JSON.parse(stored) : stored) as TrainingSeen;
+  const printed = result.cells
+    .flatMap((cell) => cell.outputs)
+    .filter((output) => output.output_type === 'stream' && output.name === 'stdout')
+    .flatMap((output) => [...String(output.text).matchAll(/^epoch (\d+):/gm)])
+    .map((match) => Number(match[1]));
+  assert.ok(printed.length > 1, `${name}: printed epochs ${printed.join(', ')}; expected several`);
+  assert.deepEqual(
+    payload.epoch,
+    printed,
+    `${name}: the ${mime} output in cell ${holders[0].cell} was not updated in place to every ` +
+      `epoch the notebook printed` +
+      where,
+  );
+}
+
+/** Checks an executed tutorial against its row of `EXPECTED`. */
+function checkExpectedOutputs(name: string, result: NotebookResult, where: string): void {
+  const expected = EXPECTED[name];
+  assert.ok(
+    expected !== undefined,
+    `${name} has no row in EXPECTED (test/e2e/notebooks.spec.ts): list the MIME types it emits.`,
+  );
+  checkOutputs(name, result, expected, where);
 }
 
 function failureReport(name: string, result: NotebookResult): string {
@@ -148,6 +259,22 @@ describe('notebooks/*.ipynb (nbclient on the installed panknet kernel)', functio
       );
       const printed = { output_type: 'stream', name: 'stdout', text: 'true true\n' };
       assert.deepEqual(fourth.outputs, [printed]);
+
+      // The MIME check of the tutorials, on this run: what is there passes, a missing type or
+      // a second output where one redrawn in place was expected fails, naming both.
+      checkOutputs('live.ipynb', result, { mimes: [TRAINING_MIME, 'image/png', TEXT_MIME] }, '');
+      assert.throws(
+        () => checkOutputs('live.ipynb', result, { mimes: [TRAINING_MIME, DECODERS_MIME] }, ''),
+        /live\.ipynb emitted no application\/vnd\.panknet\.decoders\+json output/,
+      );
+      const inPlace = { mimes: [TRAINING_MIME], updatedInPlace: TRAINING_MIME };
+      assert.throws(
+        () => checkOutputs('live.ipynb', result, inPlace, ''),
+        new RegExp(
+          `live\\.ipynb: expected one ${TRAINING_MIME.replace(/[.+]/g, '\\$&')} output ` +
+            'redrawn in place, found 2 \\(cells 0, 2\\)',
+        ),
+      );
     });
 
     it('fails on a cell with a type error, naming the cell and the message', async function () {
@@ -187,20 +314,23 @@ describe('notebooks/*.ipynb (nbclient on the installed panknet kernel)', functio
       });
     }
     for (const name of NOTEBOOKS) {
-      it(`${name} runs top to bottom without an error output`, async function () {
+      it(`${name} runs top to bottom without an error and emits its MIME types`, async function () {
         this.timeout((NOTEBOOK_TIMEOUT_S + 90) * 1000);
-        const keep = mkdtempSync(join(tmpdir(), 'panknet-executed-'));
-        const out = join(keep, name);
+        mkdirSync(ARTIFACTS_DIR, { recursive: true });
+        const out = join(ARTIFACTS_DIR, name);
+        const partial = join(ARTIFACTS_DIR, `.${name}.partial`);
+        rmSync(out, { force: true });
         const result = await runNotebook(kernel, join(NOTEBOOKS_DIR, name), {
           timeoutS: NOTEBOOK_TIMEOUT_S,
           cellTimeoutS: CELL_TIMEOUT_S,
           cwd: NOTEBOOKS_DIR,
-          out,
+          out: partial,
         });
-        // The executed notebook stays for a person to read only when the run failed.
-        if (result.ok) rmSync(keep, { recursive: true, force: true });
+        // Every executed notebook stays, outputs included, as a test artifact.
+        if (existsSync(partial)) renameSync(partial, out);
         const where = `\nexecuted notebook: ${out}`;
         assert.equal(result.ok, true, failureReport(name, result) + where);
+        checkExpectedOutputs(name, result, where);
       });
     }
   });

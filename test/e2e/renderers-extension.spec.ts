@@ -99,7 +99,7 @@ describe('VS Code extension', function () {
       writeFileSync(join(project, 'package.json'), '{"name": "panknet"}');
       writeFileSync(
         join(project, 'kernel', 'install.js'),
-        "const args = JSON.stringify(process.argv.slice(2));" +
+        'const args = JSON.stringify(process.argv.slice(2));' +
           "require('fs').writeFileSync(__dirname + '/args.json', args);" +
           "console.log('kernel installed');",
       );

@@ -59,9 +59,12 @@ async function render(
 ): Promise<void> {
   await page.evaluate(
     (args) =>
-      (
-        window as unknown as { __render(...a: unknown[]): Promise<void> }
-      ).__render(args.code, args.mime, args.payload, args.asString),
+      (window as unknown as { __render(...a: unknown[]): Promise<void> }).__render(
+        args.code,
+        args.mime,
+        args.payload,
+        args.asString,
+      ),
     { code, mime, payload, asString },
   );
 }

@@ -290,7 +290,9 @@ describe('readDicomSeries', function () {
 
     it('reads a list of files given in any order', async function () {
       const c = fixture('implicit');
-      const files = readdirSync(c.folder).map((f) => join(c.folder, f)).reverse();
+      const files = readdirSync(c.folder)
+        .map((f) => join(c.folder, f))
+        .reverse();
       assertMatchesFixture(await readDicomSeries(files), c);
     });
 

@@ -34,10 +34,7 @@ describe('overlapMetrics', () => {
 
   it('gives 1 for everything when both masks are empty', () => {
     const m = overlapMetrics({ tp: 0, fp: 0, fn: 0, tn: 100 });
-    assert.deepEqual(
-      [m.dice, m.jaccard, m.precision, m.recall, m.diceBackground],
-      [1, 1, 1, 1, 1],
-    );
+    assert.deepEqual([m.dice, m.jaccard, m.precision, m.recall, m.diceBackground], [1, 1, 1, 1, 1]);
   });
 
   it('gives Dice 0, precision 0, recall 0 for an empty prediction of a non-empty reference', () => {

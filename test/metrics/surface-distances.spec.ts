@@ -6,13 +6,7 @@ import {
   surfaceDistances,
   surfaceMask,
 } from '../../src/metrics/surface-distances.js';
-import {
-  bruteAsd,
-  bruteHd95,
-  bruteSurface,
-  randomMask,
-  seededRandom,
-} from './reference.js';
+import { bruteAsd, bruteHd95, bruteSurface, randomMask, seededRandom } from './reference.js';
 
 function box(shape: Vec3, lo: Vec3, hi: Vec3): Uint8Array {
   const mask = new Uint8Array(shape[0] * shape[1] * shape[2]);
@@ -28,14 +22,20 @@ describe('surfaceMask', () => {
   it('keeps 56 of the 64 voxels of a 4 x 4 x 4 cube (the 2 x 2 x 2 core is interior)', () => {
     const shape: Vec3 = [8, 8, 8];
     const surface = surfaceMask(box(shape, [2, 2, 2], [5, 5, 5]), shape);
-    assert.equal(surface.reduce((s, v) => s + v, 0), 56);
+    assert.equal(
+      surface.reduce((s, v) => s + v, 0),
+      56,
+    );
     assert.equal(surface[3 + 8 * (3 + 8 * 3)], 0);
   });
 
   it('counts voxels on the volume border as surface (outside is background)', () => {
     const shape: Vec3 = [3, 3, 3];
     const surface = surfaceMask(new Uint8Array(27).fill(1), shape);
-    assert.equal(surface.reduce((s, v) => s + v, 0), 26);
+    assert.equal(
+      surface.reduce((s, v) => s + v, 0),
+      26,
+    );
   });
 });
 

@@ -74,7 +74,10 @@ describe('onnx export and onnxruntime engine', () => {
     // The comparison means something only if the outputs vary over the patch.
     assert.ok(spread(ref.fused) > 0.5, `fused spread ${spread(ref.fused)}`);
     const spreads = ref.maps.map(spread);
-    assert.ok(spreads.every((s) => s > 0.05), `map spreads ${spreads.join(', ')}`);
+    assert.ok(
+      spreads.every((s) => s > 0.05),
+      `map spreads ${spreads.join(', ')}`,
+    );
     // Softmax over the 2 channels sums to 1 at a voxel.
     const voxels = 16 * 64 * 64;
     assert.ok(Math.abs(out.fused[123]! + out.fused[voxels + 123]! - 1) < 1e-6);

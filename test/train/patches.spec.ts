@@ -28,7 +28,13 @@ function makeCase(shape: Triple, box: [Triple, Triple]): TrainingCase {
 
 describe('samplePatch', () => {
   it('centres about 80% of 8 x 16 x 16 patches on a small pancreas box', () => {
-    const source = makeCase([40, 80, 80], [[18, 38, 38], [21, 41, 41]]);
+    const source = makeCase(
+      [40, 80, 80],
+      [
+        [18, 38, 38],
+        [21, 41, 41],
+      ],
+    );
     const rng = new RandomStream(3);
     let withForeground = 0;
     for (let n = 0; n < 400; n++) {
@@ -40,7 +46,13 @@ describe('samplePatch', () => {
   });
 
   it('copies image and label voxels unchanged when augmentation is off', () => {
-    const source = makeCase([10, 20, 20], [[4, 8, 8], [5, 9, 9]]);
+    const source = makeCase(
+      [10, 20, 20],
+      [
+        [4, 8, 8],
+        [5, 9, 9],
+      ],
+    );
     const { image, label } = samplePatch(source, [4, 8, 8], new RandomStream(5), {
       augment: false,
       foregroundRatio: 1,
@@ -51,10 +63,19 @@ describe('samplePatch', () => {
   });
 
   it('pads a 4 x 6 x 6 case up to an 8 x 16 x 16 patch with zeros and keeps all 8 labels', () => {
-    const source = makeCase([4, 6, 6], [[1, 1, 1], [2, 2, 2]]);
+    const source = makeCase(
+      [4, 6, 6],
+      [
+        [1, 1, 1],
+        [2, 2, 2],
+      ],
+    );
     const { image, label } = samplePatch(source, [8, 16, 16], new RandomStream(9));
     assert.equal(image.length, 8 * 16 * 16);
-    assert.equal(label.reduce((a, b) => a + b, 0), 8);
+    assert.equal(
+      label.reduce((a, b) => a + b, 0),
+      8,
+    );
   });
 });
 
@@ -64,7 +85,10 @@ describe('augmentInPlace', () => {
     block[1] = 5;
     augmentInPlace(block, [1, 3, 3], false, 1);
     assert.equal(block[1 * 3 + 2], 5);
-    assert.equal(block.reduce((a, b) => a + b, 0), 5);
+    assert.equal(
+      block.reduce((a, b) => a + b, 0),
+      5,
+    );
   });
 
   it('returns to the start after four quarter turns and after two flips', () => {

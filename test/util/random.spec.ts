@@ -8,8 +8,14 @@ describe('RandomStream', () => {
     const b = new RandomStream(42);
     const c = new RandomStream(43);
     const xs = Array.from({ length: 1000 }, () => a.next());
-    assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.next()));
-    assert.notDeepEqual(xs, Array.from({ length: 1000 }, () => c.next()));
+    assert.deepEqual(
+      xs,
+      Array.from({ length: 1000 }, () => b.next()),
+    );
+    assert.notDeepEqual(
+      xs,
+      Array.from({ length: 1000 }, () => c.next()),
+    );
   });
 
   it('continues the same stream from a saved state (what --resume relies on)', () => {

@@ -106,7 +106,11 @@ async function predictOne(
   process.stdout.write(
     `${basename(input)}: pancreas ${result.volumeMl.toFixed(1)} mL -> ${output}\n` +
       `  ${result.windows} windows on ${model.engine.name}; ` +
-      `${formatTimings(result, readMs, writeMs)}\n`,
+      `${formatTimings(result, readMs, writeMs)}\n` +
+      (model.modelDir === DEMO_MODEL_DIR
+        ? '  model: the demo model (no --model given), trained on one example CT to show the ' +
+          'pipeline; its masks are not for research or clinical use\n'
+        : `  model: ${model.modelDir}\n`),
   );
 }
 
