@@ -2,13 +2,20 @@
  * `npm run bench`: PankNet engines side by side with PyTorch CPU (Debian python3-torch through
  * /usr/bin/python3), same graph, weights and input, in the same run. Not part of `npm test`.
  *
- * Sections (`--sections forward,predict,grow`, default all):
+ * Sections (`--sections forward,predict,grow,train`, default all):
  * - forward: one full-width forward pass on a 48 x 128 x 128 patch: PyTorch, onnxruntime-node,
  *   tfjs wasm (one run: it is slow); ms, ratio to PyTorch, peak RSS, max difference to PyTorch.
  * - predict: `predictVolume` on the example CT resampled to `--spacing` mm (default 1) with a
  *   network of width `--width` (default 0.25) for the onnx and tfjs engines, and the same
  *   windows, overlap and blending in PyTorch (scripts/bench-sliding-window.py).
  * - grow: the same at `--grow-spacing` mm (default 0.8, about twice the voxels).
+ * - train: one training step (`trainStep` of src/train/train.ts: forward in training mode,
+ *   deep-supervision soft Dice over the 4 maps and the fused logits, backward, Adam) at batch 2
+ *   on a 48 x 128 x 128 patch, tfjs wasm at `--train-width` and tfjs cpu at `--train-cpu-width`,
+ *   beside PyTorch doing the same step with the same weights, input and label
+ *   (scripts/bench-train.py, the reference network of test/fixtures/panknet_reference.py) at
+ *   each of those widths; one warm-up step, then best of `--train-repeats`; ms per step, ratio
+ *   to PyTorch, peak RSS, and the first step's loss against PyTorch's (relative 1e-3).
  * tfjs on wasm takes seconds per window even at small widths, so by default its whole-CT time is
  * an estimate: `--tfjs-samples` (6) real windows timed, times the window count, marked ESTIMATE
  * in the table; `--tfjs-full` runs its whole predictVolume instead.
@@ -17,8 +24,9 @@
  * `--quick`: forward at width 0.25, 1 repeat; whole CT at 2 and 1.6 mm, width 0.125.
  * Every engine runs in its own child process, so each peak RSS is that engine's alone.
  *
- * Usage: npm run bench [-- --quick] [-- --sections forward,predict,grow --repeats 3 --width 0.25
- *   --forward-width 1 --spacing 1 --grow-spacing 0.8 --overlap 0.5 --tfjs-samples 6 --tfjs-full]
+ * Usage: npm run bench [-- --quick] [-- --sections forward,predict,grow,train --repeats 3
+ *   --width 0.25 --forward-width 1 --spacing 1 --grow-spacing 0.8 --overlap 0.5 --tfjs-samples 6
+ *   --tfjs-full --train-width TW --train-cpu-width TC --train-repeats 2 --train-backends wasm,cpu]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -33,24 +41,40 @@ import { loadModel } from '../src/infer/load-model.js';
 import { predictVolume } from '../src/infer/predict-volume.js';
 import { windowStarts } from '../src/infer/sliding-window.js';
 import { readVolume } from '../src/io/read-volume.js';
-import { buildPankNetGraph, type PankNetGraph } from '../src/model/architecture.js';
+import { selectBackend } from '../src/backend/select-backend.js';
+import { buildPankNetGraph, type PankNetGraph, type Triple } from '../src/model/architecture.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
+import { PankNet } from '../src/model/panknet.js';
 import type { StateDict } from '../src/model/state-dict.js';
 import {
   prepareForNetwork,
   type PreprocessingSpec,
 } from '../src/preprocess/prepare-for-network.js';
+import { Adam } from '../src/train/adam.js';
+import { trainStep } from '../src/train/train.js';
 import { PROJECT_ROOT } from '../test/helpers/data.js';
 import {
   TORCH_PYTHON,
   maxAbsDiff,
   runTorchReference,
   seededInput,
+  seededRandom,
   seededStateDict,
 } from '../test/onnx/torch-reference.js';
 
 const EXAMPLE_CT = join(PROJECT_ROOT, 'examples', 'ct-abdomen-3mm.nii.gz');
 const SLIDING_SCRIPT = join(PROJECT_ROOT, 'scripts', 'bench-sliding-window.py');
+const TRAIN_SCRIPT = join(PROJECT_ROOT, 'scripts', 'bench-train.py');
+/** Patches per training step in the train section. */
+const TRAIN_BATCH = 2;
+/** Learning rate of the timed Adam steps (the first value of the training recipe's schedule). */
+const TRAIN_LR = 1e-3;
+/** Largest relative difference allowed between the tfjs and PyTorch first-step losses. */
+const LOSS_TOLERANCE = 1e-3;
+/** Default width of the train section for PyTorch and tfjs wasm. */
+const TRAIN_WIDTH = 1;
+/** Default width of the train section for tfjs cpu. */
+const TRAIN_CPU_WIDTH = 0.25;
 const SELF = fileURLToPath(import.meta.url);
 
 /** Work for one child process. */
@@ -79,6 +103,15 @@ type ChildJob =
       spacingMm: number;
       overlap: number;
       samples: number;
+    }
+  | {
+      kind: 'train';
+      backend: 'wasm' | 'cpu';
+      width: number;
+      /** Folder of weights.json/.bin, input.bin and label.bin (see `writeTrainData`). */
+      dataDir: string;
+      /** Warm-up step included. */
+      steps: number;
     };
 
 /** What a child reports. */
@@ -91,6 +124,10 @@ interface ChildResult {
   networkShape?: [number, number, number];
   pancreasMean?: number;
   maxRssMb: number;
+  /** Train: ms of each step, warm-up first. */
+  stepMs?: number[];
+  /** Train: loss of each step (before its update). */
+  losses?: number[];
 }
 
 /** One row of the printed table. */
@@ -128,6 +165,46 @@ export async function timeEngineForward(
   return { bestMs, fused };
 }
 
+/** One training patch as `trainStep` takes it: image `[D, H, W]` in [0, 1], label 0/1. */
+export interface TrainPatch {
+  image: Float32Array;
+  label: Uint8Array;
+}
+
+/**
+ * Times `steps` training steps of `net` on the same batch through `trainStep`
+ * (src/train/train.ts) with a fresh Adam at learning rate `lr`; each step is synchronous on the
+ * wasm and cpu backends (it reads the loss back), so its wall time covers forward, loss,
+ * backward and update.
+ *
+ * @param net - The network; its weights change with every step.
+ * @param patches - The batch, each patch of `net.graph.options.patch` voxels.
+ * @param steps - Steps to run (the caller treats the first as warm-up).
+ * @param lr - Adam learning rate.
+ * @returns ms of each step and its loss (the summed deep-supervision soft Dice, before the
+ *   step's update), in order.
+ */
+export function timeTrainSteps(
+  net: PankNet,
+  patches: TrainPatch[],
+  steps: number,
+  lr: number,
+): { stepMs: number[]; losses: number[] } {
+  const adam = new Adam();
+  const variables = net.namedTrainableVariables();
+  const stepMs: number[] = [];
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const start = performance.now();
+    const { loss } = trainStep(net, adam, variables, patches, net.graph.options.patch, lr);
+    stepMs.push(performance.now() - start);
+    losses.push(loss);
+    process.stderr.write(`    step ${s + 1}: ${stepMs.at(-1)!.toFixed(0)} ms, loss ${loss}\n`);
+  }
+  adam.dispose();
+  return { stepMs, losses };
+}
+
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -150,6 +227,7 @@ async function runChild(job: ChildJob): Promise<ChildResult> {
     return { engineName: model.engine.name, ms: 0, maxRssMb: rssMb() };
   }
   if (job.kind === 'sample') return sampleWindows(job);
+  if (job.kind === 'train') return trainChild(job);
   const backend = job.engine === 'tfjs' ? 'wasm' : undefined;
   const model = await loadModel(job.modelDir, {
     engine: job.engine,
@@ -230,6 +308,50 @@ async function sampleWindows(job: Extract<ChildJob, { kind: 'sample' }>): Promis
     ms: totalMs / count,
     windows: starts.length,
     networkShape: prepared.shape,
+    maxRssMb: rssMb(),
+  };
+}
+
+/** Reads the weights `writeTorchModel` wrote back into a state dict. */
+function readTorchWeights(dir: string): StateDict {
+  const index = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as {
+    name: string;
+    shape: number[];
+    offset: number;
+  }[];
+  const bytes = readFileSync(join(dir, 'weights.bin'));
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const dict: StateDict = new Map();
+  for (const { name, shape, offset } of index) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    dict.set(name, { shape, data: all.slice(offset, offset + size) });
+  }
+  return dict;
+}
+
+/** Training steps of tfjs on one backend, on the weights, input and label of `dataDir`. */
+async function trainChild(job: Extract<ChildJob, { kind: 'train' }>): Promise<ChildResult> {
+  await selectBackend({ backend: job.backend });
+  const net = new PankNet({ encoderWidth: job.width, decoderWidth: job.width });
+  net.loadStateDict(readTorchWeights(job.dataDir), job.dataDir);
+  const image = readFileSync(join(job.dataDir, 'input.bin'));
+  const images = new Float32Array(image.buffer, image.byteOffset, image.byteLength / 4);
+  const labels = new Uint8Array(readFileSync(join(job.dataDir, 'label.bin')));
+  const voxels = net.graph.options.patch.reduce((a, b) => a * b, 1);
+  const patches: TrainPatch[] = [];
+  for (let b = 0; b < labels.length / voxels; b++) {
+    patches.push({
+      image: images.slice(b * voxels, (b + 1) * voxels),
+      label: labels.slice(b * voxels, (b + 1) * voxels),
+    });
+  }
+  const { stepMs, losses } = timeTrainSteps(net, patches, job.steps, TRAIN_LR);
+  net.dispose();
+  return {
+    engineName: `tfjs (${job.backend})`,
+    ms: Math.min(...(stepMs.length > 1 ? stepMs.slice(1) : stepMs)),
+    stepMs,
+    losses,
     maxRssMb: rssMb(),
   };
 }
@@ -446,6 +568,145 @@ async function predictSection(
   return rows;
 }
 
+/**
+ * A seeded binary label `[n, D, H, W]`: one ellipsoid of pancreas per patch, its centre and
+ * radii drawn from `seed` (a few percent of the voxels), so both classes are present.
+ */
+function seededLabel(patch: Triple, n: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  const [d, h, w] = patch;
+  const label = new Uint8Array(n * d * h * w);
+  for (let b = 0; b < n; b++) {
+    const centre = [d, h, w].map((s) => s * (0.3 + 0.4 * random()));
+    const radius = [d, h, w].map((s) => s * (0.15 + 0.1 * random()));
+    for (let z = 0; z < d; z++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const r =
+            ((z - centre[0]!) / radius[0]!) ** 2 +
+            ((y - centre[1]!) / radius[1]!) ** 2 +
+            ((x - centre[2]!) / radius[2]!) ** 2;
+          if (r <= 1) label[((b * d + z) * h + y) * w + x] = 1;
+        }
+      }
+    }
+  }
+  return label;
+}
+
+/** How the train section runs. */
+interface TrainOptions {
+  /** Width (encoder and decoders) of PyTorch and tfjs wasm. */
+  width: number;
+  /** Width of tfjs cpu (and of a second PyTorch run when it differs). */
+  cpuWidth: number;
+  /** Timed steps after the warm-up step. */
+  repeats: number;
+  backends: ('wasm' | 'cpu')[];
+}
+
+/** result.json of scripts/bench-train.py. */
+interface TorchTrain {
+  step_ms: number[];
+  losses: number[];
+  max_rss_kb: number;
+  threads: number;
+}
+
+async function trainSection(work: string, options: TrainOptions): Promise<BenchRow[]> {
+  const threads = availableParallelism();
+  const steps = options.repeats + 1;
+  const runs = options.repeats > 1 ? `best of ${options.repeats}` : 'one run';
+  const rows: BenchRow[] = [];
+  const widths = [
+    ...new Set(options.backends.map((b) => (b === 'wasm' ? options.width : options.cpuWidth))),
+  ];
+  for (const width of widths) {
+    const graph = buildPankNetGraph({ encoderWidth: width, decoderWidth: width });
+    const patch = graph.options.patch;
+    const dataDir = mkdtempSync(join(work, `train-w${width}-`));
+    writeTorchModel(dataDir, graph, seededStateDict(graph, 1));
+    const input = seededInput(graph, TRAIN_BATCH, 2);
+    writeFileSync(join(dataDir, 'input.bin'), new Uint8Array(input.buffer));
+    writeFileSync(
+      join(dataDir, 'input.json'),
+      JSON.stringify({ shape: [TRAIN_BATCH, graph.options.inChannels, ...patch] }),
+    );
+    writeFileSync(join(dataDir, 'label.bin'), seededLabel(patch, TRAIN_BATCH, 3));
+    const test = `train ${patch.join('x')} b${TRAIN_BATCH} w${width}`;
+    const params = graph.parameters
+      .filter((p) => !/running_(mean|var)$/.test(p.name))
+      .reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+    process.stderr.write(`  ${test} (${(params / 1e6).toFixed(2)}M parameters): pytorch\n`);
+
+    const args = [TRAIN_SCRIPT, dataDir, '--width', `${width}`, '--steps', `${steps}`];
+    args.push('--lr', `${TRAIN_LR}`, '--threads', `${threads}`);
+    const py = spawnSync(TORCH_PYTHON, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (py.status !== 0) throw new Error(`PyTorch training step failed (status ${py.status})`);
+    const torch = JSON.parse(readFileSync(join(dataDir, 'result.json'), 'utf8')) as TorchTrain;
+    const torchMs = Math.min(...torch.step_ms.slice(1));
+    const torchLoss = torch.losses[0]!;
+    rows.push({
+      test,
+      engine: `pytorch cpu (${torch.threads} threads)`,
+      time: torchMs,
+      unit: 'ms',
+      speedVsTorch: 1,
+      maxRssMb: torch.max_rss_kb / 1024,
+      note: `${runs} after 1 warm-up; first loss ${torchLoss.toFixed(6)}`,
+    });
+    process.stderr.write(`  ${test}: pytorch ${torchMs.toFixed(0)} ms\n`);
+
+    for (const backend of options.backends) {
+      if ((backend === 'wasm' ? options.width : options.cpuWidth) !== width) continue;
+      process.stderr.write(`  ${test}: tfjs ${backend}\n`);
+      let result: ChildResult;
+      try {
+        result = inChild({ kind: 'train', backend, width, dataDir, steps });
+      } catch (error) {
+        const why = (error as Error).message.split('\n').slice(0, 3).join(' ');
+        process.stderr.write(`  ${test}: tfjs ${backend} failed: ${why}\n`);
+        process.exitCode = 1;
+        rows.push({
+          test,
+          engine: `tfjs (${backend})`,
+          time: NaN,
+          unit: 'ms',
+          maxRssMb: NaN,
+          note: `failed: ${why.slice(0, 160)}`,
+        });
+        continue;
+      }
+      const loss = result.losses![0]!;
+      const relative = Math.abs(loss - torchLoss) / Math.abs(torchLoss);
+      const agrees = relative <= LOSS_TOLERANCE;
+      if (!agrees) process.exitCode = 1;
+      process.stdout.write(
+        `loss check ${test}, ${result.engineName}: tfjs ${loss.toFixed(6)}, PyTorch ` +
+          `${torchLoss.toFixed(6)}, relative difference ${relative.toExponential(1)} ` +
+          `(${agrees ? 'within' : 'OUTSIDE'} ${LOSS_TOLERANCE}); second step: tfjs ` +
+          `${result.losses![1]?.toFixed(6) ?? '-'}, PyTorch ${torch.losses[1]?.toFixed(6) ?? '-'}\n`,
+      );
+      rows.push({
+        test,
+        engine: result.engineName,
+        time: result.ms,
+        unit: 'ms',
+        speedVsTorch: torchMs / result.ms,
+        maxRssMb: result.maxRssMb,
+        note:
+          `${runs} after 1 warm-up (${result.stepMs!.map((m) => m.toFixed(0)).join(', ')} ms); ` +
+          `first loss ${loss.toFixed(6)}, rel. diff ${relative.toExponential(1)}`,
+      });
+      process.stderr.write(`  ${test}: ${result.engineName} ${result.ms.toFixed(0)} ms\n`);
+    }
+  }
+  return rows;
+}
+
 function printTable(rows: BenchRow[]): void {
   const header = [
     'test',
@@ -462,11 +723,15 @@ function printTable(rows: BenchRow[]): void {
     const cells = [
       r.test,
       r.engine,
-      r.unit === 'ms' ? `${r.time.toFixed(0)} ms` : `${r.time.toFixed(1)} s`,
+      !Number.isFinite(r.time)
+        ? '-'
+        : r.unit === 'ms'
+          ? `${r.time.toFixed(0)} ms`
+          : `${r.time.toFixed(1)} s`,
       r.speedVsTorch === undefined ? '-' : `${r.speedVsTorch.toFixed(2)}x`,
       r.windowsPerSecond === undefined ? '-' : r.windowsPerSecond.toFixed(2),
       r.secondsPerMvox === undefined ? '-' : r.secondsPerMvox.toFixed(2),
-      r.maxRssMb.toFixed(0),
+      Number.isFinite(r.maxRssMb) ? r.maxRssMb.toFixed(0) : '-',
       r.note,
     ];
     process.stdout.write(`| ${cells.join(' | ')} |\n`);
@@ -482,7 +747,7 @@ async function main(): Promise<void> {
   }
 
   const quick = process.argv.includes('--quick');
-  const sections = (flag('sections') ?? 'forward,predict,grow').split(',');
+  const sections = (flag('sections') ?? 'forward,predict,grow,train').split(',');
   const repeats = numberFlag('repeats', quick ? 1 : 3);
   const forwardWidth = numberFlag('forward-width', quick ? 0.25 : 1);
   const width = numberFlag('width', quick ? 0.125 : 0.25);
@@ -510,6 +775,15 @@ async function main(): Promise<void> {
     };
     if (sections.includes('predict')) rows.push(...(await predictSection(work, spacing, predict)));
     if (sections.includes('grow')) rows.push(...(await predictSection(work, growSpacing, predict)));
+    if (sections.includes('train')) {
+      const train: TrainOptions = {
+        width: numberFlag('train-width', quick ? 0.125 : TRAIN_WIDTH),
+        cpuWidth: numberFlag('train-cpu-width', quick ? 0.125 : TRAIN_CPU_WIDTH),
+        repeats: numberFlag('train-repeats', quick ? 1 : 2),
+        backends: (flag('train-backends') ?? 'wasm,cpu').split(',') as ('wasm' | 'cpu')[],
+      };
+      rows.push(...(await trainSection(work, train)));
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -326,7 +326,7 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
 }
 
 /** One optimisation step; returns the loss and tp/fp/fn per map (decoders, then fused). */
-function trainStep(
+export function trainStep(
   net: PankNet,
   adam: Adam,
   variables: Map<string, tf.Variable>,
