@@ -10,12 +10,15 @@
  *   windows, overlap and blending in PyTorch (scripts/bench-sliding-window.py).
  * - grow: the same at `--grow-spacing` mm (default 0.8, about twice the voxels).
  * - train: one training step (`trainStep` of src/train/train.ts: forward in training mode,
- *   deep-supervision soft Dice over the 4 maps and the fused logits, backward, Adam) at batch 2
- *   on a 48 x 128 x 128 patch, tfjs wasm at `--train-width` and tfjs cpu at `--train-cpu-width`,
- *   beside PyTorch doing the same step with the same weights, input and label
- *   (scripts/bench-train.py, the reference network of test/fixtures/panknet_reference.py) at
- *   each of those widths; one warm-up step, then best of `--train-repeats`; ms per step, ratio
- *   to PyTorch, peak RSS, and the first step's loss against PyTorch's (relative 1e-3).
+ *   deep-supervision soft Dice over the 4 maps and the fused logits, backward, Adam) at batch
+ *   `--train-batch` (2) on a 48 x 128 x 128 patch, tfjs wasm at `--train-width` and tfjs cpu at
+ *   `--train-cpu-width` (both 0.125: a full-width step does not fit tfjs), beside PyTorch doing
+ *   the same step with the same weights, input and label (scripts/bench-train.py, the reference
+ *   network of test/fixtures/panknet_reference.py) at each of those widths. PyTorch and wasm:
+ *   one warm-up step, then best of `--train-repeats` (2); cpu (minutes per step): one cold step
+ *   unless `--train-cpu-repeats` is above 0. ms per step, ratio to PyTorch, peak RSS, and the
+ *   first step's loss against PyTorch's (relative 1e-3; a mismatch sets exit code 1). An engine
+ *   that fails (tfjs wasm runs out of its wasm heap at batch 2) gets a row saying why.
  * tfjs on wasm takes seconds per window even at small widths, so by default its whole-CT time is
  * an estimate: `--tfjs-samples` (6) real windows timed, times the window count, marked ESTIMATE
  * in the table; `--tfjs-full` runs its whole predictVolume instead.
@@ -26,7 +29,8 @@
  *
  * Usage: npm run bench [-- --quick] [-- --sections forward,predict,grow,train --repeats 3
  *   --width 0.25 --forward-width 1 --spacing 1 --grow-spacing 0.8 --overlap 0.5 --tfjs-samples 6
- *   --tfjs-full --train-width TW --train-cpu-width TC --train-repeats 2 --train-backends wasm,cpu]
+ *   --tfjs-full --train-width 0.125 --train-cpu-width 0.125 --train-batch 2 --train-repeats 2
+ *   --train-cpu-repeats 0 --train-backends wasm,cpu]
  */
 
 import { spawnSync } from 'node:child_process';
@@ -65,16 +69,14 @@ import {
 const EXAMPLE_CT = join(PROJECT_ROOT, 'examples', 'ct-abdomen-3mm.nii.gz');
 const SLIDING_SCRIPT = join(PROJECT_ROOT, 'scripts', 'bench-sliding-window.py');
 const TRAIN_SCRIPT = join(PROJECT_ROOT, 'scripts', 'bench-train.py');
-/** Patches per training step in the train section. */
-const TRAIN_BATCH = 2;
 /** Learning rate of the timed Adam steps (the first value of the training recipe's schedule). */
 const TRAIN_LR = 1e-3;
 /** Largest relative difference allowed between the tfjs and PyTorch first-step losses. */
 const LOSS_TOLERANCE = 1e-3;
 /** Default width of the train section for PyTorch and tfjs wasm. */
-const TRAIN_WIDTH = 1;
+const TRAIN_WIDTH = 0.125;
 /** Default width of the train section for tfjs cpu. */
-const TRAIN_CPU_WIDTH = 0.25;
+const TRAIN_CPU_WIDTH = 0.125;
 const SELF = fileURLToPath(import.meta.url);
 
 /** Work for one child process. */
@@ -600,8 +602,12 @@ interface TrainOptions {
   width: number;
   /** Width of tfjs cpu (and of a second PyTorch run when it differs). */
   cpuWidth: number;
-  /** Timed steps after the warm-up step. */
+  /** Patches per step. */
+  batch: number;
+  /** Timed steps after the warm-up step (PyTorch, wasm). */
   repeats: number;
+  /** Timed steps of tfjs cpu after a warm-up step; 0: one cold step alone. */
+  cpuRepeats: number;
   backends: ('wasm' | 'cpu')[];
 }
 
@@ -615,8 +621,11 @@ interface TorchTrain {
 
 async function trainSection(work: string, options: TrainOptions): Promise<BenchRow[]> {
   const threads = availableParallelism();
-  const steps = options.repeats + 1;
-  const runs = options.repeats > 1 ? `best of ${options.repeats}` : 'one run';
+  const batch = options.batch;
+  const runsOf = (repeats: number): string =>
+    repeats === 0
+      ? 'one cold step'
+      : `${repeats > 1 ? `best of ${repeats}` : 'one step'} after 1 warm-up`;
   const rows: BenchRow[] = [];
   const widths = [
     ...new Set(options.backends.map((b) => (b === 'wasm' ? options.width : options.cpuWidth))),
@@ -626,20 +635,21 @@ async function trainSection(work: string, options: TrainOptions): Promise<BenchR
     const patch = graph.options.patch;
     const dataDir = mkdtempSync(join(work, `train-w${width}-`));
     writeTorchModel(dataDir, graph, seededStateDict(graph, 1));
-    const input = seededInput(graph, TRAIN_BATCH, 2);
+    const input = seededInput(graph, batch, 2);
     writeFileSync(join(dataDir, 'input.bin'), new Uint8Array(input.buffer));
     writeFileSync(
       join(dataDir, 'input.json'),
-      JSON.stringify({ shape: [TRAIN_BATCH, graph.options.inChannels, ...patch] }),
+      JSON.stringify({ shape: [batch, graph.options.inChannels, ...patch] }),
     );
-    writeFileSync(join(dataDir, 'label.bin'), seededLabel(patch, TRAIN_BATCH, 3));
-    const test = `train ${patch.join('x')} b${TRAIN_BATCH} w${width}`;
+    writeFileSync(join(dataDir, 'label.bin'), seededLabel(patch, batch, 3));
+    const test = `train ${patch.join('x')} b${batch} w${width}`;
     const params = graph.parameters
       .filter((p) => !/running_(mean|var)$/.test(p.name))
       .reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
     process.stderr.write(`  ${test} (${(params / 1e6).toFixed(2)}M parameters): pytorch\n`);
 
-    const args = [TRAIN_SCRIPT, dataDir, '--width', `${width}`, '--steps', `${steps}`];
+    const args = [TRAIN_SCRIPT, dataDir, '--width', `${width}`];
+    args.push('--steps', `${options.repeats + 1}`);
     args.push('--lr', `${TRAIN_LR}`, '--threads', `${threads}`);
     const py = spawnSync(TORCH_PYTHON, args, {
       encoding: 'utf8',
@@ -656,18 +666,22 @@ async function trainSection(work: string, options: TrainOptions): Promise<BenchR
       unit: 'ms',
       speedVsTorch: 1,
       maxRssMb: torch.max_rss_kb / 1024,
-      note: `${runs} after 1 warm-up; first loss ${torchLoss.toFixed(6)}`,
+      note: `${runsOf(options.repeats)}; first loss ${torchLoss.toFixed(6)}`,
     });
     process.stderr.write(`  ${test}: pytorch ${torchMs.toFixed(0)} ms\n`);
 
     for (const backend of options.backends) {
       if ((backend === 'wasm' ? options.width : options.cpuWidth) !== width) continue;
       process.stderr.write(`  ${test}: tfjs ${backend}\n`);
+      const repeats = backend === 'cpu' ? options.cpuRepeats : options.repeats;
+      const steps = repeats + 1;
       let result: ChildResult;
       try {
         result = inChild({ kind: 'train', backend, width, dataDir, steps });
       } catch (error) {
-        const why = (error as Error).message.split('\n').slice(0, 3).join(' ');
+        // The last error line of the child's stderr (its first lines are minified wasm glue).
+        const lines = (error as Error).message.split('\n');
+        const why = lines.filter((l) => /Error\b/.test(l)).at(-1) ?? lines[0]!;
         process.stderr.write(`  ${test}: tfjs ${backend} failed: ${why}\n`);
         process.exitCode = 1;
         rows.push({
@@ -698,7 +712,7 @@ async function trainSection(work: string, options: TrainOptions): Promise<BenchR
         speedVsTorch: torchMs / result.ms,
         maxRssMb: result.maxRssMb,
         note:
-          `${runs} after 1 warm-up (${result.stepMs!.map((m) => m.toFixed(0)).join(', ')} ms); ` +
+          `${runsOf(repeats)} (${result.stepMs!.map((m) => m.toFixed(0)).join(', ')} ms); ` +
           `first loss ${loss.toFixed(6)}, rel. diff ${relative.toExponential(1)}`,
       });
       process.stderr.write(`  ${test}: ${result.engineName} ${result.ms.toFixed(0)} ms\n`);
@@ -779,7 +793,9 @@ async function main(): Promise<void> {
       const train: TrainOptions = {
         width: numberFlag('train-width', quick ? 0.125 : TRAIN_WIDTH),
         cpuWidth: numberFlag('train-cpu-width', quick ? 0.125 : TRAIN_CPU_WIDTH),
+        batch: numberFlag('train-batch', 2),
         repeats: numberFlag('train-repeats', quick ? 1 : 2),
+        cpuRepeats: numberFlag('train-cpu-repeats', 0),
         backends: (flag('train-backends') ?? 'wasm,cpu').split(',') as ('wasm' | 'cpu')[],
       };
       rows.push(...(await trainSection(work, train)));

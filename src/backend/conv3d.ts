@@ -155,7 +155,7 @@ function pointwise(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 
 /** Full or depthwise conv with stride 1 along D: a sum over kD of 2D convs of shifted slices. */
 function sliceSum(x: tf.Tensor5D, w: tf.Tensor5D, spec: Conv3dSpec, out: Triple): tf.Tensor5D {
-  const [n, d, h, wd, cin] = x.shape;
+  const [n, , h, wd, cin] = x.shape;
   const [kd, kh, kw, , cout] = w.shape;
   const { stride: s, pad: p } = spec;
   const depthwise = spec.groups > 1;

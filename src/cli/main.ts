@@ -32,7 +32,13 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command('panknet')
     .description('PankNet pancreas segmentation: volume tools, training, inference, evaluation')
     .option('--verbose', 'print debug logs and the stack trace of unexpected errors')
-    .showHelpAfterError()
+    // Usage errors follow the one-line contract too: `panknet: error: <problem>`.
+    .configureOutput({
+      outputError: (message, write) => {
+        const line = message.trimEnd().replace(/([^.])$/, '$1.');
+        write(`panknet: ${line} Run with --help for usage.\n`);
+      },
+    })
     .exitOverride();
   for (const register of COMMANDS) register(program);
   try {

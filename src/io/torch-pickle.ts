@@ -64,8 +64,6 @@ export class PickleFormatError extends Error {
   }
 }
 
-const MARK = Symbol('mark');
-
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Little-endian two's-complement integer of `bytes` as a number, or bigint past 2^53. */

@@ -190,5 +190,5 @@ export async function writeNifti(
 ): Promise<void> {
   const raw = encodeNifti1(volume, options, path);
   const payload = /\.gz$/i.test(path) ? await gzipAsync(raw, { level: 6 }) : raw;
-  await writeFileAtomic(path, payload);
+  await writeFileAtomic(path, payload, { what: 'NIfTI file' });
 }

@@ -1,7 +1,6 @@
 import type { Vec3, Volume } from '../io/volume.js';
 import { InputFileError, ShapeError } from '../util/errors.js';
 import { countConfusion, type ConfusionCounts } from './confusion-counts.js';
-import { maskVolumeMl } from './mask-volume.js';
 import { overlapMetrics, type OverlapMetrics } from './overlap-metrics.js';
 import { surfaceDistances } from './surface-distances.js';
 

@@ -5,6 +5,7 @@
  */
 
 import type { Vec3, Volume } from '../io/volume.js';
+import { InputFileError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { normalizeCt, normalizeMri } from './normalize-intensity.js';
 import { reorientToRas } from './reorient-to-ras.js';
@@ -73,6 +74,13 @@ export function prepareForNetwork(
   spec: PreprocessingSpec,
   labels?: Volume,
 ): PreparedVolume & { label?: Volume } {
+  if (!volume.data.some((v) => Number.isFinite(v))) {
+    throw new InputFileError(
+      volume.meta.sourceFile ?? 'volume',
+      'holds no finite voxel value (all NaN or infinite), so there is nothing to segment. ' +
+        'Check how the file was exported.',
+    );
+  }
   const seen = guessModality(volume);
   if (seen !== undefined && seen !== spec.modality) {
     const source = volume.meta.sourceFile ?? 'the input';

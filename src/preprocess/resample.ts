@@ -8,6 +8,9 @@ import type { Mat4, Vec3, Volume, VoxelArray } from '../io/volume.js';
 import { voxelCount } from '../io/volume.js';
 import { ShapeError } from '../util/errors.js';
 
+/** Largest grid a resampling may produce: 1 billion voxels (4 GB as float32). */
+export const MAX_RESAMPLED_VOXELS = 1e9;
+
 /** Interpolation: `linear` (trilinear, for images) or `nearest` (for masks and label maps). */
 export type ResampleMode = 'linear' | 'nearest';
 
@@ -155,6 +158,15 @@ export function spacingGrid(
   const outShape = [0, 1, 2].map((a) =>
     Math.max(1, Math.round(((shape[a] - 1) * old[a]) / spacingMm[a] + 1e-9) + 1),
   ) as Vec3;
+  const voxels = outShape[0] * outShape[1] * outShape[2];
+  if (voxels > MAX_RESAMPLED_VOXELS) {
+    throw new ShapeError(
+      `resampling ${shape.join(' x ')} voxels of ${old.map((s) => +s.toFixed(3)).join(' x ')} mm ` +
+        `to ${spacingMm.join(' x ')} mm would make ${outShape.join(' x ')} voxels, more than ` +
+        `the ${MAX_RESAMPLED_VOXELS / 1e6} million this library resamples to; ` +
+        'choose a coarser spacing.',
+    );
+  }
   const outAffine = affine.map((row) => [...row]) as Mat4;
   for (let r = 0; r < 3; r++) {
     for (let c = 0; c < 3; c++) outAffine[r][c] = (affine[r][c] * spacingMm[c]) / old[c];

@@ -14,12 +14,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TfjsEngine } from '../infer/tfjs-engine.js';
 import { slidingWindowInference } from '../infer/sliding-window.js';
 import { countConfusion, overlapMetrics, type ConfusionCounts } from '../metrics/index.js';
-import type { PankNetOptions, Triple } from '../model/architecture.js';
+import { validateOptions, type PankNetOptions, type Triple } from '../model/architecture.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { PankNet } from '../model/panknet.js';
 import type { StateDict } from '../model/state-dict.js';
 import type { PreprocessingSpec } from '../preprocess/prepare-for-network.js';
-import { PankNetError, WeightsError } from '../util/errors.js';
+import { InputFileError, PankNetError, WeightsError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/log.js';
 import { log } from '../util/log.js';
 import { RandomStream, type RandomState } from '../util/random.js';
@@ -56,8 +56,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Architecture (width multipliers, taps, patch `[D, H, W]`). */
   architecture?: Partial<PankNetOptions>;
-  /** Preprocessing (spacing, modality, normalisation). */
-  preprocessing: PreprocessingSpec;
+  /** Preprocessing (spacing, modality, normalisation); default 1 mm CT, [-100, 240] HU. */
+  preprocessing?: PreprocessingSpec;
   /** Patches per step (DESIGN.md: 8 on a GPU). */
   batchSize?: number;
   /** Steps per epoch (default: training cases / batch, at least 1). */
@@ -100,8 +100,27 @@ interface RunState {
   adamStep: number;
   random: RandomState;
   bestScore: number;
-  architecture: PankNetOptions;
+  /** The settings the run was started with; a resumed run keeps them. */
+  recipe: Recipe;
 }
+
+/** The settings of a run that `resume` must keep to continue the same run. */
+interface Recipe {
+  architecture: PankNetOptions;
+  preprocessing: PreprocessingSpec;
+  batchSize: number;
+  /** Steps per epoch, or undefined for training cases / batch. */
+  stepsPerEpoch?: number;
+  learningRate: [number, number];
+  validateEvery: number;
+}
+
+/** The paper's preprocessing for CT (DESIGN.md): 1 mm, [-100, 240] HU. */
+const DEFAULT_PREPROCESSING: PreprocessingSpec = {
+  spacingMm: [1, 1, 1],
+  modality: 'ct',
+  windowHu: [-100, 240],
+};
 
 const CASES_IN_MEMORY = 8;
 
@@ -154,24 +173,28 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
   if (dataset.train.length === 0) {
     throw new PankNetError(`trainPankNet: no training cases in ${runDir}'s dataset; check --data.`);
   }
-  await mkdir(runDir, { recursive: true });
   const cacheDir = options.cacheDir ?? join(runDir, 'cache');
-  const batchSize = options.batchSize ?? 2;
-  const schedule = options.learningRate ?? [1e-3, 1e-4];
-  const validateEvery = options.validateEvery ?? 5;
   const validation = options.validation ?? dataset.test;
   const metricsPath = join(runDir, 'metrics.jsonl');
 
   // Model, optimizer and random stream: fresh, or exactly as the last finished epoch left them.
-  const resumeFrom = options.resume ? lastFolder(runDir) : undefined;
-  if (options.resume && resumeFrom === undefined) {
-    log.warn(`${runDir} has no finished epoch to resume from; starting a new run.`);
-  }
+  const resumeFrom = checkRunFolder(runDir, options.resume ?? false);
+  await mkdir(runDir, { recursive: true });
   let state: RunState | undefined;
   if (resumeFrom !== undefined) {
     state = JSON.parse(await readFile(join(resumeFrom, 'state.json'), 'utf8')) as RunState;
   }
-  const architecture = state?.architecture ?? options.architecture ?? {};
+  const recipe: Recipe = state?.recipe ?? {
+    architecture: validateOptions(options.architecture),
+    preprocessing: options.preprocessing ?? DEFAULT_PREPROCESSING,
+    batchSize: options.batchSize ?? 2,
+    stepsPerEpoch: options.stepsPerEpoch,
+    learningRate: options.learningRate ?? [1e-3, 1e-4],
+    validateEvery: options.validateEvery ?? 5,
+  };
+  if (state !== undefined) warnAboutIgnoredSettings(runDir, recipe, options);
+  const { architecture, preprocessing, batchSize, validateEvery } = recipe;
+  const schedule = recipe.learningRate;
   const rng = new RandomStream(state?.random ?? options.seed ?? 0);
   const net = new PankNet(architecture, options.seed ?? 0);
   const adam = new Adam();
@@ -193,17 +216,17 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
   const meta: CheckpointMeta = {
     architecture: graphOptions,
     patch,
-    targetSpacingMm: options.preprocessing.spacingMm,
+    targetSpacingMm: preprocessing.spacingMm,
     orientation: 'RAS',
     normalisation: {
-      modality: options.preprocessing.modality,
-      windowHu: options.preprocessing.windowHu,
-      percentiles: options.preprocessing.percentiles,
+      modality: preprocessing.modality,
+      windowHu: preprocessing.windowHu,
+      percentiles: preprocessing.percentiles,
       method: 'clip, z-score, min-max to [0, 1]',
     },
     labels: { '0': 'background', '1': 'pancreas' },
   };
-  const steps = options.stepsPerEpoch ?? Math.max(1, Math.floor(dataset.train.length / batchSize));
+  const steps = recipe.stepsPerEpoch ?? Math.max(1, Math.floor(dataset.train.length / batchSize));
   // Provenance recorded with every checkpoint: data, recipe, backend and versions.
   const provenance = {
     data: {
@@ -227,7 +250,7 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
   const caseOf = async (pair: ImageLabelPair): Promise<TrainingCase> => {
     const hit = memory.get(pair.id);
     if (hit) return hit;
-    const loaded = await loadTrainingCase(pair, options.preprocessing, dataset.labelMap, cacheDir);
+    const loaded = await loadTrainingCase(pair, preprocessing, dataset.labelMap, cacheDir);
     if (memory.size >= CASES_IN_MEMORY) memory.delete(memory.keys().next().value!);
     memory.set(pair.id, loaded);
     return loaded;
@@ -310,7 +333,7 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
         adamStep: adam.step,
         random: rng.state(),
         bestScore,
-        architecture: graphOptions,
+        recipe,
       };
       await writeFile(join(tmp, 'state.json'), JSON.stringify(runState, null, 2));
     });
@@ -323,6 +346,51 @@ export async function trainPankNet(options: TrainOptions): Promise<TrainResult> 
   net.dispose();
   const finished = history.at(-1)?.epoch ?? state?.epoch ?? 0;
   return { epochs: finished, bestScore, history, stopped };
+}
+
+/**
+ * Checks a run folder before training: a new run needs a folder without a run in it.
+ *
+ * @param runDir - The run folder.
+ * @param resume - Whether the caller asks to continue the run.
+ * @returns The folder to resume from (`last/`), or undefined for a new run.
+ * @throws InputFileError when `runDir` holds a run and `resume` is false.
+ */
+export function checkRunFolder(runDir: string, resume: boolean): string | undefined {
+  const existing = lastFolder(runDir);
+  if (!resume && (existing !== undefined || existsSync(join(runDir, 'metrics.jsonl')))) {
+    throw new InputFileError(
+      runDir,
+      'already holds a training run. Pass --resume (resume: true) to continue it, ' +
+        'or choose a new run folder.',
+    );
+  }
+  if (resume && existing === undefined) {
+    log.warn(`${runDir} has no finished epoch to resume from; starting a new run.`);
+  }
+  return resume ? existing : undefined;
+}
+
+/** Warns when a resumed run is asked for settings other than those it was started with. */
+function warnAboutIgnoredSettings(runDir: string, recipe: Recipe, options: TrainOptions): void {
+  const asked: Partial<Record<keyof Recipe, unknown>> = {
+    architecture:
+      options.architecture === undefined ? undefined : validateOptions(options.architecture),
+    preprocessing: options.preprocessing,
+    batchSize: options.batchSize,
+    stepsPerEpoch: options.stepsPerEpoch,
+    learningRate: options.learningRate,
+    validateEvery: options.validateEvery,
+  };
+  const differing = (Object.keys(asked) as (keyof Recipe)[]).filter(
+    (key) => asked[key] !== undefined && JSON.stringify(asked[key]) !== JSON.stringify(recipe[key]),
+  );
+  if (differing.length > 0) {
+    log.warn(
+      `${runDir} was started with other ${differing.join(', ')}; resuming keeps the run's own ` +
+        'settings. Start a new run folder to change them.',
+    );
+  }
 }
 
 /** One optimisation step; returns the loss and tp/fp/fn per map (decoders, then fused). */

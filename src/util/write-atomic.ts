@@ -13,13 +13,29 @@ import { InputFileError } from './errors.js';
 export interface WriteFileAtomicOptions {
   /** Create the destination folder (and its parents) when missing (default false). */
   createFolder?: boolean;
-  /**
-   * What the file is, for the error message (`'CSV'`, `'file'`). When given, a failure is thrown
-   * as `InputFileError` naming the path: `cannot write the <what> (<reason>). Check that the
-   * folder exists and is writable.` When omitted, the file-system error is rethrown as Node
-   * raised it (with its `code`), for callers that word their own message.
-   */
+  /** What the file is, for the error message (default `'file'`, e.g. `'CSV'`, `'mask'`). */
   what?: string;
+}
+
+/** Words a file-system failure as `<problem>. <what to do>`. */
+function writeProblem(cause: unknown, what: string): string {
+  const code = (cause as { code?: string }).code;
+  switch (code) {
+    case 'ENOENT':
+      return `cannot write the ${what}: its folder does not exist. Create the folder first`;
+    case 'EISDIR':
+      return `cannot write the ${what}: this path is a folder. Give a file name`;
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `cannot write the ${what}: the folder is not writable (${code}). Choose another place`;
+    case 'ENOSPC':
+      return `cannot write the ${what}: the disk is full. Free space and try again`;
+    default: {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      return `cannot write the ${what} (${reason}). Check that the folder exists and is writable`;
+    }
+  }
 }
 
 /**
@@ -30,7 +46,7 @@ export interface WriteFileAtomicOptions {
  * @param path - Destination file.
  * @param data - The complete contents: bytes, or text written as UTF-8.
  * @param options - Folder creation and error wording.
- * @throws InputFileError naming `path` when `options.what` is given; otherwise the Node error.
+ * @throws InputFileError naming `path`, what went wrong and what to do.
  */
 export async function writeFileAtomic(
   path: string,
@@ -51,12 +67,6 @@ export async function writeFileAtomic(
     await rename(temp, path);
   } catch (cause) {
     await rm(temp, { force: true });
-    if (options.what === undefined) throw cause;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new InputFileError(
-      path,
-      `cannot write the ${options.what} (${reason}). Check that the folder exists and is writable.`,
-      { cause },
-    );
+    throw new InputFileError(path, `${writeProblem(cause, options.what ?? 'file')}.`, { cause });
   }
 }

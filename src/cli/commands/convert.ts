@@ -7,6 +7,7 @@ import { writeNifti } from '../../io/write-nifti.js';
 import { reorientToRas } from '../../preprocess/reorient-to-ras.js';
 import { resampleToSpacing } from '../../preprocess/resample.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
+import { refuseOverwritingInput } from '../same-path.js';
 import { log } from '../../util/log.js';
 import { parseNonNegativeInteger, parseSpacing } from '../parse-options.js';
 
@@ -71,8 +72,8 @@ export async function runConvert(
         'Give an output path ending in .nii or .nii.gz.',
     );
   }
+  refuseOverwritingInput(input, output);
   let volume = await readVolume(input, { series: options.series, frame: options.frame });
-  for (const warning of volume.meta.warnings ?? []) log.warn(`${input}: ${warning}`);
 
   // Label maps keep whole values: check them first, resample nearest, write an integer type.
   const datatype = options.labelMap ? labelDatatype(volume, input) : undefined;
@@ -87,14 +88,7 @@ export async function runConvert(
     const size = volume.shape.join(' x ');
     log.info(`resampled to ${options.spacing.join(' x ')} mm (${mode}): ${size} voxels`);
   }
-  await writeNifti(volume, output, datatype ? { datatype } : {}).catch((cause: unknown) => {
-    if (cause instanceof PankNetError) throw cause;
-    const code = (cause as { code?: string }).code ?? 'I/O error';
-    throw new PankNetError(
-      `${output}: cannot be written (${code}). Check that the folder exists and is writable.`,
-      { cause },
-    );
-  });
+  await writeNifti(volume, output, datatype ? { datatype } : {});
   process.stdout.write(
     `wrote ${output}: ${volume.shape.join(' x ')} voxels, ` +
       `${volume.spacingMm.map((s) => Number(s.toFixed(4))).join(' x ')} mm, ` +

@@ -15,8 +15,14 @@ import { writeNifti } from '../../io/write-nifti.js';
 import type { BackendName } from '../../backend/select-backend.js';
 import { InputFileError, PankNetError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/write-atomic.js';
-import { backendOption, parseFraction, parseNonNegativeInteger } from '../parse-options.js';
+import {
+  backendOption,
+  parseFraction,
+  parseNonNegativeInteger,
+  parsePositiveInteger,
+} from '../parse-options.js';
 import { createProgressBar } from '../progress.js';
+import { refuseOverwritingInput } from '../same-path.js';
 import { caseId } from '../../metrics/index.js';
 
 interface PredictFlags {
@@ -68,6 +74,13 @@ async function predictOne(
   flags: PredictFlags,
   model: LoadedModel,
 ): Promise<void> {
+  refuseOverwritingInput(input, output);
+  if ((await stat(output).catch(() => undefined))?.isDirectory()) {
+    throw new InputFileError(
+      output,
+      'is a folder; for one input, -o names the mask file (e.g. mask.nii.gz).',
+    );
+  }
   let started = performance.now();
   const volume: Volume = await readVolume(input, { series: flags.series, frame: flags.frame });
   const readMs = performance.now() - started;
@@ -100,7 +113,7 @@ async function predictOne(
   }
   if (flags.preview) {
     const payload = buildVolumePayload(volume, { mask: result.mask, window: 'abdomen' });
-    await writeFileAtomic(flags.preview, volumePng(payload));
+    await writeFileAtomic(flags.preview, volumePng(payload), { what: 'preview' });
   }
   const writeMs = performance.now() - started;
   process.stdout.write(
@@ -134,7 +147,7 @@ export function registerPredict(program: Command): void {
         .default('auto'),
     )
     .addOption(backendOption())
-    .option('--batch <n>', 'windows per engine call', parseNonNegativeInteger)
+    .option('--batch <n>', 'windows per engine call', parsePositiveInteger)
     .option('--preview <file.png>', 'quick-look PNG: three planes through the mask')
     .option('--series <uid|index>', 'DICOM series to read when a folder holds several')
     .option('--frame <n>', 'time point of a 4D NIfTI', parseNonNegativeInteger)

@@ -9,6 +9,7 @@ import {
   backendOption,
   parseNonNegativeInteger,
   parsePatch,
+  parsePositiveInteger,
   parsePositiveNumber,
   parseSpacing,
   positiveNumberList,
@@ -64,8 +65,12 @@ export function registerTrain(program: Command): void {
       1,
     )
     .option('--encoder-width <w>', 'encoder width (1 to use S3D weights)', parsePositiveNumber)
-    .option('--patch <x,y,z>', 'patch size: x, y, slices', parsePatch, [48, 128, 128] as Triple)
-    .option('--batch <n>', 'patches per step', parseNonNegativeInteger, 2)
+    .addOption(
+      new Option('--patch <x,y,z>', 'patch size: x, y, slices')
+        .argParser(parsePatch)
+        .default([48, 128, 128] as Triple, '128,128,48'),
+    )
+    .option('--batch <n>', 'patches per step', parsePositiveInteger, 2)
     .option('--steps <n>', 'steps per epoch (default: cases / batch)', parseNonNegativeInteger)
     .option('--encoder-weights <dir>', 'encoder checkpoint from `panknet import-s3d`')
     .addOption(new Option('--modality <kind>', 'image kind').choices(['ct', 'mri']).default('ct'))
@@ -89,13 +94,18 @@ export function registerTrain(program: Command): void {
         .default('merge'),
     )
     .addOption(backendOption())
-    .action(async (flags: TrainFlags) => {
+    .action(async (flags: TrainFlags, command: Command) => {
+      // A resumed run keeps its own settings: pass on only what was typed, so that defaults
+      // do not count as a request to change them.
+      const typed = (...names: string[]): boolean =>
+        !flags.resume || names.some((name) => command.getOptionValueSource(name) === 'cli');
       const dataset = flags.split
         ? await loadNihSplit(flags.split, { fold: flags.fold ?? 0, dataRoot: flags.data })
         : await loadDataset(flags.data, { tumour: flags.tumour });
       // The network loads only here, so that the other commands start without TensorFlow.js.
       const { selectBackend } = await import('../../backend/select-backend.js');
-      const { trainPankNet } = await import('../../train/train.js');
+      const { checkRunFolder, trainPankNet } = await import('../../train/train.js');
+      if (!flags.resume) checkRunFolder(flags.out, false);
       const backend = await selectBackend({ backend: flags.backend });
       process.stderr.write(
         `training on ${dataset.train.length} cases (${dataset.layout}), ` +
@@ -118,20 +128,24 @@ export function registerTrain(program: Command): void {
           runDir: flags.out,
           epochs: flags.epochs,
           resume: flags.resume,
-          architecture: {
-            encoderWidth: flags.encoderWidth ?? flags.width,
-            decoderWidth: flags.width,
-            patch: flags.patch,
-          },
-          preprocessing: {
-            spacingMm: flags.spacing,
-            modality: flags.modality,
-            windowHu: flags.modality === 'ct' ? [-100, 240] : undefined,
-          },
-          batchSize: flags.batch,
-          stepsPerEpoch: flags.steps,
-          learningRate: flags.lr,
-          validateEvery: flags.validateEvery,
+          architecture: typed('width', 'encoderWidth', 'patch')
+            ? {
+                encoderWidth: flags.encoderWidth ?? flags.width,
+                decoderWidth: flags.width,
+                patch: flags.patch,
+              }
+            : undefined,
+          preprocessing: typed('spacing', 'modality')
+            ? {
+                spacingMm: flags.spacing,
+                modality: flags.modality,
+                windowHu: flags.modality === 'ct' ? [-100, 240] : undefined,
+              }
+            : undefined,
+          batchSize: typed('batch') ? flags.batch : undefined,
+          stepsPerEpoch: typed('steps') ? flags.steps : undefined,
+          learningRate: typed('lr') ? flags.lr : undefined,
+          validateEvery: typed('validateEvery') ? flags.validateEvery : undefined,
           seed: flags.seed,
           encoderWeights: flags.encoderWeights,
           signal: controller.signal,

@@ -119,15 +119,7 @@ export async function runView(image: string, options: ViewOptions): Promise<void
   const html = viewerHtml(jsonForScript(payload), script);
 
   const output = resolve(options.output);
-  try {
-    await writeFileAtomic(output, html);
-  } catch (cause) {
-    throw new PankNetError(
-      `view: cannot write ${options.output}: ${(cause as Error).message}. ` +
-        'Check that the folder exists and is writable.',
-      { cause },
-    );
-  }
+  await writeFileAtomic(output, html, { what: 'viewer page' });
   process.stdout.write(`${options.output}\n`);
 }
 
