@@ -55,6 +55,9 @@ export { DEMO_MODEL_DIR } from './demo-model.js';
  * @throws InputFileError when none of these holds a `panknet.json`.
  */
 export function resolveModelDir(path: string): string {
+  if (!existsSync(path)) {
+    throw new InputFileError(path, 'no such model folder. Check the path given to --model.');
+  }
   const candidates = [path, join(path, 'best'), join(path, 'last', 'model')];
   const found = candidates.find((dir) => existsSync(join(dir, 'panknet.json')));
   if (found === undefined) {

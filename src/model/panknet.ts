@@ -24,10 +24,13 @@ import {
 import { foldBatchNorm } from './fold-batch-norm.js';
 import { checkStateDict, type StateDict } from './state-dict.js';
 
-/** BatchNorm momentum of the S3D encoder (its reference code) and of the decoders (PyTorch). */
-export const ENCODER_BN_MOMENTUM = 0.001;
-/** BatchNorm momentum of the decoders (PyTorch's default). */
-export const DECODER_BN_MOMENTUM = 0.1;
+/**
+ * BatchNorm momentum of every layer: PyTorch's default, also in the encoder instead of the
+ * 0.001 of the S3D video code, whose running statistics barely move from their initial values
+ * in a short run (0.999^600 keeps 55% of the start after 600 steps) and stay those of video
+ * frames when fine-tuning on CT, leaving inference (which uses them) far from what training saw.
+ */
+export const BN_MOMENTUM = 0.1;
 
 /** Options of `PankNet.forward`. */
 export interface ForwardOptions {
@@ -291,13 +294,12 @@ export class PankNet {
     }
     const { mean, variance } = tf.moments(x, [0, 1, 2, 3]);
     const count = x.size / x.shape[4];
-    const momentum = name.startsWith('encoder.') ? ENCODER_BN_MOMENTUM : DECODER_BN_MOMENTUM;
     // Running statistics as PyTorch keeps them (unbiased variance); no loss depends on them.
     const [newMean, newVar] = tf.tidy(() => {
       const v = tf.mul(variance, count / Math.max(1, count - 1));
       return [
-        tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)),
-        tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(v, momentum)),
+        tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)),
+        tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)),
       ];
     });
     runningMean.assign(newMean!);
