@@ -35,6 +35,6 @@ for (const args of steps) {
 }
 process.stdout.write(
   `\nWrote ${join('out', 'demo')}/: pancreas.nii.gz, decoders/, preview.png, view.html\n` +
-    'The demo model was trained on this one CT only: the Dice above shows the pipeline works, ' +
-    'not how accurate PankNet is (see README, "Demo model").\n',
+    'The demo model is a small network trained briefly on this one CT: its Dice above is not a ' +
+    "measure of PankNet's accuracy (see models/demo/MODEL_CARD.md).\n",
 );
