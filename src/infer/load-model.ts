@@ -56,7 +56,7 @@ export { DEMO_MODEL_DIR } from './demo-model.js';
  */
 export function resolveModelDir(path: string): string {
   if (!existsSync(path)) {
-    throw new InputFileError(path, 'no such model folder. Check the path given to --model.');
+    throw new InputFileError(path, 'no such model folder. Check the path.');
   }
   const candidates = [path, join(path, 'best'), join(path, 'last', 'model')];
   const found = candidates.find((dir) => existsSync(join(dir, 'panknet.json')));

@@ -138,7 +138,7 @@ describe('panknet export-onnx', function () {
     assert.equal(absent.stderr.trim().split('\n').length, 1, absent.stderr);
     assert.match(
       absent.stderr,
-      new RegExp(`^panknet: error: ${missing}: holds no PankNet checkpoint`),
+      new RegExp(`^panknet: error: ${missing}: no such model folder`),
     );
     assert.equal(existsSync(file), false);
   });
