@@ -3,10 +3,10 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { Volume } from '../../src/io/volume.js';
 import { writeNifti } from '../../src/io/write-nifti.js';
 import { runCli } from '../helpers/cli.js';
 import { sharedData } from '../helpers/data.js';
+import { identityVolume } from '../helpers/nifti-files.js';
 
 /** One `panknet: error:` line and exit code 2: the contract for bad input. */
 function assertOneErrorLine(run: { code: number | null; stderr: string }, pattern: RegExp): void {
@@ -58,18 +58,9 @@ describe('panknet commands on bad outputs and options', function () {
   });
 
   it('refuses to segment a volume with no finite voxel', async () => {
-    const nan: Volume = {
-      data: new Float32Array(16 * 16 * 8).fill(NaN),
-      shape: [16, 16, 8],
-      spacingMm: [1, 1, 1],
-      affine: [
-        [1, 0, 0, 0],
-        [0, 1, 0, 0],
-        [0, 0, 1, 0],
-        [0, 0, 0, 1],
-      ],
-      meta: { datatype: 'float32' },
-    };
+    const nan = identityVolume(new Float32Array(16 * 16 * 8).fill(NaN), [16, 16, 8], {
+      datatype: 'float32',
+    });
     const input = join(dir, 'nan.nii');
     await writeNifti(nan, input);
     const run = runCli(['predict', input, '-o', join(dir, 'nan-mask.nii.gz')], {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,3 +31,19 @@ function mustExist(path: string): string {
 
 /** Path of the built CLI entry (run `npm run build` first; `npm test` does). */
 export const CLI_PATH = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * Writes `pairs.json` in `dir`: the example CT of `../shared/data` with its pancreas mask, as a
+ * one-case pair list for training tests.
+ *
+ * @returns The path of the list.
+ */
+export function writeExamplePairList(dir: string): string {
+  const path = join(dir, 'pairs.json');
+  const pair = {
+    image: sharedData('ct-abdomen-3mm.nii.gz'),
+    label: sharedData('ct-abdomen-3mm.pancreas.nii.gz'),
+  };
+  writeFileSync(path, JSON.stringify([pair]));
+  return path;
+}

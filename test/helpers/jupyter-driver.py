@@ -94,7 +94,7 @@ def session(spec_path):
     kc.start_channels()
     results = []
     try:
-        kc.wait_for_ready(timeout=float(spec.get("startup_timeout", 60)))
+        kc.wait_for_ready(timeout=float(spec.get("startup_timeout", 180)))
         for step in spec["steps"]:
             if results and results[-1]["status"] == "error":
                 # After an error tslab aborts requests that arrive within 200 ms (like IPython's
@@ -117,6 +117,9 @@ def notebook(args):
         nb,
         kernel_name=args.kernel,
         timeout=args.cell_timeout,
+        # tslab loads the TypeScript compiler at start: on a busy 2-core machine that can take
+        # more than nbclient's default 60 s.
+        startup_timeout=180,
         allow_errors=False,
         resources={"metadata": {"path": args.cwd}},
     )

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { runCli } from '../helpers/cli.js';
-import { sharedData } from '../helpers/data.js';
+import { writeExamplePairList } from '../helpers/data.js';
 
 describe('panknet train run folders', function () {
   this.timeout(180_000);
@@ -14,16 +14,7 @@ describe('panknet train run folders', function () {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'panknet-runs-'));
-    pairs = join(dir, 'pairs.json');
-    writeFileSync(
-      pairs,
-      JSON.stringify([
-        {
-          image: sharedData('ct-abdomen-3mm.nii.gz'),
-          label: sharedData('ct-abdomen-3mm.pancreas.nii.gz'),
-        },
-      ]),
-    );
+    pairs = writeExamplePairList(dir);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,7 +8,7 @@ import { selectBackend } from '../../src/backend/select-backend.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { loadPairList } from '../../src/train/datasets.js';
 import { learningRateAt, trainPankNet, type TrainOptions } from '../../src/train/train.js';
-import { CLI_PATH, sharedData } from '../helpers/data.js';
+import { CLI_PATH, writeExamplePairList } from '../helpers/data.js';
 
 /** A tiny run on the real example CT at 6 mm: 8 x 32 x 32 patches, width 0.125. */
 function tinyOptions(
@@ -43,16 +43,7 @@ describe('trainPankNet on the example CT (tiny settings)', function () {
   before(async () => {
     await selectBackend({ backend: 'wasm' });
     dir = mkdtempSync(join(tmpdir(), 'panknet-train-'));
-    pairs = join(dir, 'pairs.json');
-    writeFileSync(
-      pairs,
-      JSON.stringify([
-        {
-          image: sharedData('ct-abdomen-3mm.nii.gz'),
-          label: sharedData('ct-abdomen-3mm.pancreas.nii.gz'),
-        },
-      ]),
-    );
+    pairs = writeExamplePairList(dir);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
