@@ -367,7 +367,8 @@ export function buildPankNetGraph(options: Partial<PankNetOptions> = {}): PankNe
     if (size.some((s, a) => s !== opts.patch[a])) {
       throw new ShapeError(
         `PankNet decoder ${tap} ends at [${size.join(', ')}], not the patch ` +
-          `[${opts.patch.join(', ')}]; use a patch that is a multiple of [${PATCH_MULTIPLE.join(', ')}].`,
+          `[${opts.patch.join(', ')}]; use a patch that is a multiple of ` +
+          `[${PATCH_MULTIPLE.join(', ')}].`,
       );
     }
     maps.push(y);

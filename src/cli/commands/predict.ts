@@ -180,7 +180,8 @@ export function registerPredict(program: Command): void {
         process.stdout.write(`${inputs.length - failed.length} of ${inputs.length} segmented\n`);
         if (failed.length > 0) {
           throw new PankNetError(
-            `${failed.length} of ${inputs.length} cases failed (${failed.map((f) => basename(f)).join(', ')}); ` +
+            `${failed.length} of ${inputs.length} cases failed ` +
+              `(${failed.map((f) => basename(f)).join(', ')}); ` +
               'see the warnings above.',
           );
         }
