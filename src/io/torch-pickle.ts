@@ -467,7 +467,7 @@ function buildBuiltin(cls: PyGlobal, args: unknown[]): unknown {
   }
 }
 
-/** Decodes Python's raw-unicode-escape text (Latin-1 with `\uXXXX` and `\UXXXXXXXX`). */
+/** Decodes Python raw-unicode-escape text: Latin-1 with `\u` + 4 and `\U` + 8 hex digits. */
 function decodeRawUnicodeEscape(text: string): string {
   return text.replace(
     /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,

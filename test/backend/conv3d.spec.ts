@@ -125,7 +125,8 @@ describe('conv3dFast', () => {
   for (const backend of ['cpu', 'wasm']) {
     for (const tiny of [false, true]) {
       for (const c of CASES) {
-        it(`${c.title} on ${backend}${tiny ? ' (tiled in 7-pixel calls)' : ''}: value and gradients match tf.conv3d on cpu`, async () => {
+        const tiling = tiny ? ' (tiled in 7-pixel calls)' : '';
+        it(`${c.title} on ${backend}${tiling}: value and gradients match tf.conv3d`, async () => {
           const cin = c.x[4];
           const wShape = [...c.spec.kernel, c.spec.groups === 1 ? cin : 1, c.cout];
           const xData = seeded(

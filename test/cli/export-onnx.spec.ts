@@ -136,10 +136,7 @@ describe('panknet export-onnx', function () {
     const absent = runCli(['export-onnx', missing, '-o', file]);
     assert.equal(absent.code, 2);
     assert.equal(absent.stderr.trim().split('\n').length, 1, absent.stderr);
-    assert.match(
-      absent.stderr,
-      new RegExp(`^panknet: error: ${missing}: no such model folder`),
-    );
+    assert.match(absent.stderr, new RegExp(`^panknet: error: ${missing}: no such model folder`));
     assert.equal(existsSync(file), false);
   });
 });

@@ -46,7 +46,7 @@ describe('panknet predict (random-weight model: geometry and outputs, not accura
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes a uint8 0/1 mask with the input shape and affine, plus maps and a preview', async () => {
+  it('writes a 0/1 uint8 mask on the input grid, plus maps and a preview', async () => {
     const out = join(dir, 'mask.nii.gz');
     const maps = join(dir, 'maps');
     const preview = join(dir, 'preview.png');

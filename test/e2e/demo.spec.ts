@@ -10,7 +10,7 @@ describe('npm run demo (scripts/demo.js on the shipped example CT and demo model
   this.timeout(300_000);
   const out = join(PROJECT_ROOT, 'out', 'demo');
 
-  it('writes the mask on the CT grid, the decoder maps, a preview and a viewer, and a Dice', async () => {
+  it('writes mask, decoder maps, preview and viewer, and prints a Dice', async () => {
     rmSync(out, { recursive: true, force: true });
     const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'demo.js')], {
       encoding: 'utf8',

@@ -89,7 +89,7 @@ describe('gaussianImportance', () => {
 });
 
 describe('slidingWindowInference (echo test double instead of the network)', () => {
-  it('blends a 20 x 50 x 45 volume with 8 x 16 x 16 windows back to the input exactly', async () => {
+  it('blends a 20 x 50 x 45 volume of 8 x 16 x 16 windows back to the input', async () => {
     const shape: Triple = [20, 50, 45];
     const image = ramp(shape);
     const calls: number[] = [];
@@ -106,7 +106,7 @@ describe('slidingWindowInference (echo test double instead of the network)', () 
     );
   });
 
-  it('pads a volume smaller than the patch on every axis and crops back to 5 x 10 x 12', async () => {
+  it('pads a volume smaller than the patch and crops back to 5 x 10 x 12', async () => {
     const shape: Triple = [5, 10, 12];
     const image = ramp(shape);
     const result = await slidingWindowInference(image, shape, echoEngine([8, 16, 16]));

@@ -32,7 +32,7 @@ describe('readNifti on damaged and hostile headers', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('refuses a .nii.gz whose header claims 30000^3 float32 voxels before inflating it', async () => {
+  it('refuses a .nii.gz claiming 30000^3 float32 voxels before inflating it', async () => {
     const bytes = encodeNifti1(smallVolume(new Float32Array(24)));
     const view = new DataView(bytes.buffer);
     for (const axis of [1, 2, 3]) view.setInt16(40 + 2 * axis, 30000, true);

@@ -4,17 +4,9 @@
  */
 import type { Vec3 } from '../../src/io/volume.js';
 
-/** A small deterministic pseudo-random generator (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/random.js';
+
+export { seededRandom };
 
 /** Random blobby mask: a few random boxes, each voxel of them kept with probability `keep`. */
 export function randomMask(shape: Vec3, random: () => number, boxes = 3, keep = 0.9): Uint8Array {

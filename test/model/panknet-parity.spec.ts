@@ -72,7 +72,7 @@ describe('PankNet parity with the PyTorch reference (test/fixtures/panknet_refer
     await tf.setBackend('cpu');
   });
 
-  it('eval mode, width 0.25, patch 16x64x64 on wasm: fused, logits and 4 maps within 1e-4, plain and BN-folded', async () => {
+  it('eval, width 0.25, 16x64x64: fused, logits, 4 maps within 1e-4, also BN-folded', async () => {
     const patch: [number, number, number] = [16, 64, 64];
     const ref = runReference({
       encoder_width: 0.25,
@@ -104,7 +104,7 @@ describe('PankNet parity with the PyTorch reference (test/fixtures/panknet_refer
     net.dispose();
   });
 
-  it('training mode, width 0.125, batch 2 of 8x32x32 on wasm, loss on maps 1-2: gradients and running statistics match', async () => {
+  it('training, width 0.125, 2 x 8x32x32, maps 1-2: gradients and BN stats match', async () => {
     const patch: [number, number, number] = [8, 32, 32];
     // Train-mode BatchNorm over the 1-voxel deep taps is ill-conditioned (PyTorch's own float32
     // and float64 results differ there), so the loss uses the decoders of taps 1 and 2.

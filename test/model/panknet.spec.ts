@@ -22,7 +22,7 @@ const TINY = {
 };
 
 describe('PankNet (tfjs)', () => {
-  it('builds the paper network at 48x128x128 with 4 maps [N, 2, 48, 128, 128] and tap sizes', () => {
+  it('builds the paper network at 48x128x128: 4 maps [N, 2, 48, 128, 128], tap sizes', () => {
     const graph = buildPankNetGraph({});
     assert.deepEqual(
       graph.taps.map((id) => graph.sizes.get(id)),
@@ -49,7 +49,7 @@ describe('PankNet (tfjs)', () => {
     );
   });
 
-  it('initialises like PyTorch: conv weights within 1/sqrt(fanIn), BN 1/0/0/1, same seed same weights', () => {
+  it('initialises like PyTorch: conv within 1/sqrt(fanIn), BN 1/0/0/1, seeded', () => {
     const graph = buildPankNetGraph(TINY);
     const a = initialStateDict(graph, 5);
     const b = initialStateDict(graph, 5);
@@ -64,7 +64,7 @@ describe('PankNet (tfjs)', () => {
     assert.deepEqual(Array.from(a.get('decoders.1.blocks.0.bn.bias')!.data), Array(8).fill(0));
   });
 
-  it('round-trips a state dict and reports missing, unexpected and mis-shaped keys in one WeightsError', async () => {
+  it('round-trips a state dict; bad keys all in one WeightsError', async () => {
     await tf.setBackend('cpu');
     const net = new PankNet(TINY, 1);
     const state = initialStateDict(net.graph, 9);
@@ -132,7 +132,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     training: { epochs: 0 },
   };
 
-  it('writes weights.bin/json and panknet.json, reads them back bit-exact, replaces a folder', () => {
+  it('writes weights and panknet.json, reads them bit-exact, replaces a folder', () => {
     const root = mkdtempSync(join(tmpdir(), 'panknet-ckpt-'));
     try {
       const dir = join(root, 'model');
